@@ -1,0 +1,39 @@
+# Two commands on a fresh machine (python3 >= 3.11 and make): `make run`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test test-slow bench lint clean
+
+run: $(VENV)/.installed-run
+	$(BIN)/analytics up
+
+test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+# Stress runs and the benchmark smoke test, excluded from `make test`.
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/pytest -m slow
+
+bench: $(VENV)/.installed-run
+	$(BIN)/analytics bench
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) .analytics build *.egg-info
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run

@@ -1,0 +1,74 @@
+"""An in-process event log: the test double for both event-log ports."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+
+from application.messages import RawMessage
+from application.ports.event_log import DeliveryReport
+from domain.errors import NotFound
+
+
+class InMemoryEventLog:
+    """Implements `EventPublisher` and `EventLogReader` over lists, one per partition.
+
+    Keyed records go to partition `crc32(key) % partitions`: the same rule as librdkafka's
+    default `consistent_random` partitioner, so a key lands in the same partition number
+    here as with the real producer. Keyless records are spread round-robin (librdkafka
+    picks at random). Publishing to an unknown topic creates it with `default_partitions`.
+    Every publish is "delivered" at once; `flush` has nothing to wait for.
+    """
+
+    def __init__(self, default_partitions: int = 3) -> None:
+        self._default_partitions = default_partitions
+        self._topics: dict[str, list[list[RawMessage]]] = {}
+        self._lock = threading.Lock()
+        self._round_robin = itertools.count()
+        self._delivered = 0
+
+    def create_topic(self, name: str, partitions: int | None = None) -> None:
+        """Create `name` if missing; like Kafka, an existing topic keeps its partitions."""
+        with self._lock:
+            self._topics.setdefault(name, [[] for _ in range(partitions or self._default_partitions)])
+
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        self.create_topic(topic)
+        with self._lock:
+            partitions = self._topics[topic]
+            index = (zlib.crc32(key) if key is not None else next(self._round_robin)) % len(partitions)
+            log = partitions[index]
+            log.append(RawMessage(
+                topic=topic, partition=index, offset=len(log), key=key, value=value,
+                timestamp_ms=int(time.time() * 1000), headers=tuple((name, data) for name, data in headers),
+            ))
+            self._delivered += 1
+
+    def flush(self, timeout: float = 30.0) -> DeliveryReport:
+        return self.report()
+
+    def report(self) -> DeliveryReport:
+        with self._lock:
+            return DeliveryReport(delivered=self._delivered, failed=0, pending=0)
+
+    def _partitions_of(self, topic: str) -> list[list[RawMessage]]:
+        try:
+            return self._topics[topic]
+        except KeyError:
+            raise NotFound(f"topic {topic!r} does not exist") from None
+
+    def partitions(self, topic: str) -> list[int]:
+        with self._lock:
+            return list(range(len(self._partitions_of(topic))))
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        with self._lock:
+            return {index: len(log) for index, log in enumerate(self._partitions_of(topic))}
+
+    def read(self, topic: str, partition: int, start: int, max_records: int) -> list[RawMessage]:
+        with self._lock:
+            log = self._partitions_of(topic)[partition]
+            return log[max(start, 0):max(start, 0) + max(max_records, 0)]

@@ -1,0 +1,138 @@
+"""`InMemoryUnitOfWork`: the event store in dictionaries, for tests and local experiments.
+
+It honours the same contract as the Postgres store (tests/contracts): nothing is
+visible to others until commit, and a failed unit of work leaves no trace.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Self
+from uuid import UUID
+
+from application.messages import LogPosition, ReceivedEvent
+from domain.failures import FailedEvent
+from domain.users import User, merge_user
+
+
+@dataclass
+class InMemoryState:
+    """The committed contents; share one between units of work."""
+
+    events: dict[UUID, ReceivedEvent] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    dead_letters: list[FailedEvent] = field(default_factory=list)
+    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class _Events:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def add_new(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+        new = []
+        for received in events:
+            if received.event.event_id not in self._state.events:
+                self._state.events[received.event.event_id] = received
+                new.append(received)
+        return new
+
+    def count(self) -> int:
+        return len(self._state.events)
+
+
+class _Users:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def apply(self, activity: Iterable[User]) -> None:
+        for partial in activity:
+            self._state.users[partial.user_id] = merge_user(self._state.users.get(partial.user_id), partial)
+
+    def get(self, user_id: str) -> User | None:
+        return self._state.users.get(user_id)
+
+    def count(self) -> int:
+        return len(self._state.users)
+
+
+class _DeadLetters:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def add(self, failures: Sequence[FailedEvent]) -> int:
+        known = {_position(f) for f in self._state.dead_letters if f.source_offset is not None}
+        added = 0
+        for failure in failures:
+            if failure.source_offset is not None and _position(failure) in known:
+                continue
+            known.add(_position(failure))
+            self._state.dead_letters.append(failure)
+            added += 1
+        return added
+
+    def count(self) -> int:
+        return len(self._state.dead_letters)
+
+    def latest(self, limit: int) -> list[FailedEvent]:
+        return list(reversed(self._state.dead_letters[-limit:])) if limit > 0 else []
+
+
+class _Offsets:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def committed(self, consumer: str, topic: str) -> dict[int, int]:
+        return {p: o for (c, t, p), o in self._state.offsets.items() if (c, t) == (consumer, topic)}
+
+    def advance(self, position: LogPosition) -> None:
+        key = (position.consumer, position.topic, position.partition)
+        self._state.offsets[key] = position.next_offset
+
+
+def _position(failure: FailedEvent) -> tuple[str | None, int | None, int | None]:
+    return failure.source_topic, failure.source_partition, failure.source_offset
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the state; `commit` publishes it atomically."""
+
+    def __init__(self, state: InMemoryState | None = None) -> None:
+        self.state = state if state is not None else InMemoryState()
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._working = None
+
+    def commit(self) -> None:
+        with self.state.lock:
+            self.state.events = self._working.events
+            self.state.users = self._working.users
+            self.state.dead_letters = self._working.dead_letters
+            self.state.offsets = self._working.offsets
+        self.committed = True
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()
+
+    def _begin(self) -> None:
+        with self.state.lock:
+            self._working = InMemoryState(
+                events=dict(self.state.events),
+                users=dict(self.state.users),
+                dead_letters=list(self.state.dead_letters),
+                offsets=copy.copy(self.state.offsets),
+            )
+        self.events = _Events(self._working)
+        self.users = _Users(self._working)
+        self.dead_letters = _DeadLetters(self._working)
+        self.offsets = _Offsets(self._working)

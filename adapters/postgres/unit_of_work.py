@@ -1,0 +1,55 @@
+"""`PostgresUnitOfWork`: one transaction on a pooled connection, with the repositories."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from adapters.postgres.engine import translated_errors
+from adapters.postgres.repositories import (
+    PostgresDeadLetterRepository,
+    PostgresEventRepository,
+    PostgresOffsetRepository,
+    PostgresUserRepository,
+)
+
+
+class PostgresUnitOfWork:
+    """Everything done through the repositories commits or rolls back together."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        with translated_errors():
+            self._connection = self._engine.connect()
+            self._connection.begin()
+        conn = self._connection
+        self.events = PostgresEventRepository(conn)
+        self.users = PostgresUserRepository(conn)
+        self.dead_letters = PostgresDeadLetterRepository(conn)
+        self.offsets = PostgresOffsetRepository(conn)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        conn, self._connection = self._connection, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+
+    def commit(self) -> None:
+        assert self._connection is not None, "commit() outside of `with`"
+        with translated_errors():
+            self._connection.commit()
+            self._connection.begin()
+
+    def rollback(self) -> None:
+        if self._connection is not None and self._connection.in_transaction():
+            self._connection.rollback()
+            self._connection.begin()

@@ -1,0 +1,82 @@
+"""Raw log records to validated events and dead letters, one partition batch at a time."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent
+from domain.errors import InvalidEvent
+from domain.failures import ErrorType, FailedEvent
+from domain.validation import MAX_EVENT_BYTES, parse_event
+
+# A dead letter keeps this much of an oversize payload: enough to see what it was.
+MAX_STORED_RAW_BYTES = 64 * 1024
+
+
+def decode_batch(
+    messages: Sequence[RawMessage], *, consumer: str, processor_version: str, now: datetime
+) -> IngestBatch:
+    """Validate a non-empty run of consecutive records of one partition.
+
+    Every record ends either as a `ReceivedEvent` or as a `FailedEvent`; none is
+    dropped. The batch's position is just past its last record.
+    """
+    first = messages[0]
+    events: list[ReceivedEvent] = []
+    failures: list[FailedEvent] = []
+    for message in messages:
+        raw = message.value
+        try:
+            if raw is None:
+                raise InvalidEvent(ErrorType.DESERIALIZE, "empty record (no value)")
+            event = parse_event(raw, max_bytes=MAX_EVENT_BYTES)
+        except InvalidEvent as invalid:
+            failures.append(dead_letter(message, invalid, processor_version=processor_version, now=now))
+            continue
+        received_at = (
+            datetime.fromtimestamp(message.timestamp_ms / 1000, UTC) if message.timestamp_ms and message.timestamp_ms > 0 else now
+        )
+        events.append(ReceivedEvent(event, message.topic, message.partition, message.offset, received_at))
+    last = messages[-1]
+    position = LogPosition(consumer, first.topic, first.partition, last.offset + 1)
+    return IngestBatch(position=position, events=events, failures=failures)
+
+
+def dead_letter(
+    message: RawMessage, invalid: InvalidEvent, *, processor_version: str, now: datetime
+) -> FailedEvent:
+    """A `FailedEvent` that keeps the payload (truncated when huge) and its log position."""
+    raw_text, encoding, truncated = describe_payload(message.value or b"")
+    return FailedEvent(
+        error_type=invalid.error_type,
+        error_reason=invalid.reason,
+        raw_data=raw_text,
+        raw_encoding=encoding,
+        raw_truncated=truncated,
+        event_id=invalid.event_id,
+        source_topic=message.topic,
+        source_partition=message.partition,
+        source_offset=message.offset,
+        processor_version=processor_version,
+        failed_at=now,
+    )
+
+
+def describe_payload(raw: bytes) -> tuple[str, str, bool]:
+    """Payload as storable text: (text, encoding, truncated).
+
+    Clean UTF-8 is kept as is; anything else (invalid UTF-8, NUL, which Postgres
+    text cannot hold) is base64, so the original bytes can always be recovered.
+    """
+    truncated = len(raw) > MAX_STORED_RAW_BYTES
+    if truncated:
+        raw = raw[:MAX_STORED_RAW_BYTES]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return base64.b64encode(raw).decode("ascii"), "base64", truncated
+    return text, "utf-8", truncated

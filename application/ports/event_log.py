@@ -1,0 +1,50 @@
+"""The event log (Kafka): where raw events are appended, keyed by user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from application.messages import RawMessage
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """Running totals of what the log acknowledged since the publisher started."""
+
+    delivered: int
+    failed: int
+    pending: int
+
+
+class EventPublisher(Protocol):
+    """Appends records to a topic. Keys route a user's events to one partition."""
+
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Queue one record; raises `BrokerUnavailable` when it cannot even be queued."""
+        ...
+
+    def flush(self, timeout: float = 30.0) -> DeliveryReport:
+        """Wait until queued records are acknowledged (or timeout); report totals."""
+        ...
+
+    def report(self) -> DeliveryReport:
+        """Totals so far, without waiting."""
+        ...
+
+
+class EventLogReader(Protocol):
+    """Reads back a topic partition by offset (used by tests, replay tools and the bench)."""
+
+    def partitions(self, topic: str) -> list[int]:
+        """The topic's partition numbers."""
+        ...
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """For each partition, the offset the next appended record will get."""
+        ...
+
+    def read(self, topic: str, partition: int, start: int, max_records: int) -> list[RawMessage]:
+        """Up to `max_records` records from `start` on; fewer (maybe none) at the end."""
+        ...

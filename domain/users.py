@@ -1,0 +1,85 @@
+"""The `users` projection: a profile folded from a user's events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.events import EventType, UserEvent
+
+
+_ZERO = Decimal(0)
+
+
+class User(BaseModel):
+    """What we know of a user, derived only from their stored events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    first_seen: datetime
+    last_seen: datetime
+    total_events: int
+    total_purchases: int
+    total_spent: Decimal
+    country: str  # of the user's most recent event
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def user_activity(events: Iterable[UserEvent]) -> dict[str, User]:
+    """Fold events (in stream order) into one partial profile per user.
+
+    The result is what these events alone say; `merge_user` adds it to what was
+    known before. Ties on timestamp go to the later event in the stream.
+    """
+    # A plain list per user on the hot path; frozen models are built once at the end.
+    acc: dict[str, list[Any]] = {}
+    for event in events:
+        is_purchase = event.event_type == EventType.PURCHASE
+        spent = event.value if is_purchase and event.value is not None else _ZERO
+        ts = event.timestamp
+        row = acc.get(event.user_id)
+        if row is None:
+            acc[event.user_id] = [ts, ts, 1, int(is_purchase), spent, event.country]
+            continue
+        if ts < row[0]:
+            row[0] = ts
+        if ts >= row[1]:
+            row[1] = ts
+            row[5] = event.country
+        row[2] += 1
+        row[3] += int(is_purchase)
+        row[4] += spent
+    return {
+        user_id: User(
+            user_id=user_id,
+            first_seen=first,
+            last_seen=last,
+            total_events=count,
+            total_purchases=purchases,
+            total_spent=spent,
+            country=country,
+        )
+        for user_id, (first, last, count, purchases, spent, country) in acc.items()
+    }
+
+
+def merge_user(known: User | None, activity: User) -> User:
+    """Add newly seen activity to a stored profile (the same rule the SQL upsert applies)."""
+    if known is None:
+        return activity
+    latest = activity.last_seen >= known.last_seen
+    return known.model_copy(
+        update={
+            "first_seen": min(known.first_seen, activity.first_seen),
+            "last_seen": activity.last_seen if latest else known.last_seen,
+            "total_events": known.total_events + activity.total_events,
+            "total_purchases": known.total_purchases + activity.total_purchases,
+            "total_spent": known.total_spent + activity.total_spent,
+            "country": activity.country if latest else known.country,
+        }
+    )

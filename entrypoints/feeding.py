@@ -1,0 +1,93 @@
+"""Feeding the event log: generated traffic or JSON lines, paced and with progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+import orjson
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from application.ports.event_log import DeliveryReport, EventPublisher
+from application.traffic import generate_events, partition_key, to_wire
+
+
+class Pacer:
+    """Sleeps just enough to hold a target rate (None = as fast as possible)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._start = time.monotonic()
+        self._sent = 0
+
+    def tick(self) -> None:
+        self._sent += 1
+        if self._interval:
+            ahead = self._start + self._sent * self._interval - time.monotonic()
+            if ahead > 0.002:
+                time.sleep(ahead)
+
+
+def produce_generated(
+    publisher: EventPublisher,
+    topic: str,
+    count: int,
+    *,
+    rate: float | None,
+    seed: int,
+    show_progress: bool = True,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    """Generate `count` events (seeded) and publish them keyed by user_id; `stop` ends early."""
+    events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate or 1000.0)
+    records = ((partition_key(e), to_wire(e)) for e in events)
+    return _publish(publisher, topic, records, total=count, rate=rate, show_progress=show_progress, stop=stop)
+
+
+def produce_lines(publisher: EventPublisher, topic: str, lines: BinaryIO) -> DeliveryReport:
+    """Publish each non-blank line as-is. Lines that are not valid events still go to the
+    log: the dataflow dead-letters them with a reason, so nothing is lost silently."""
+    records = ((_key_of(line), line.rstrip(b"\r\n")) for line in lines if line.strip())
+    return _publish(publisher, topic, records, total=None, rate=None, show_progress=True)
+
+
+def _key_of(line: bytes) -> bytes | None:
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    user_id = doc.get("user_id") if isinstance(doc, dict) else None
+    return user_id.encode() if isinstance(user_id, str) else None
+
+
+def _publish(
+    publisher: EventPublisher,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    total: int | None,
+    rate: float | None,
+    show_progress: bool,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    pacer = Pacer(rate)
+    progress = Progress(
+        TextColumn("[bold]producing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
+        TimeRemainingColumn(), disable=not show_progress, transient=False,
+    )
+    with progress:
+        task = progress.add_task("produce", total=total, speed="")
+        started = time.monotonic()
+        for n, (key, value) in enumerate(records, 1):
+            if stop is not None and stop.is_set():
+                break
+            publisher.publish(topic, key, value)
+            pacer.tick()
+            if n % 2000 == 0:
+                progress.update(task, completed=n, speed=f"{n / (time.monotonic() - started):,.0f} ev/s")
+        report = publisher.flush()
+        progress.update(task, completed=report.delivered + report.failed, total=total or report.delivered + report.failed)
+    return report

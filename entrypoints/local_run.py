@@ -1,0 +1,154 @@
+"""`analytics up`: the dataflow in a child process, a generator thread, a live status line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from application.ports.event_log import DeliveryReport
+from entrypoints.containers import Container
+from entrypoints.feeding import produce_generated
+from entrypoints.local_services import LocalServices
+from entrypoints.settings import Settings
+
+LIVE_RATE = 200.0  # events/s when `up` runs without --events: a lively but light demo
+STALL_TIMEOUT_S = 120.0  # --exit-when-done gives up when nothing moves for this long
+
+
+@dataclass
+class Counts:
+    persisted: int
+    failed: int
+
+
+class LocalRun:
+    def __init__(self, settings: Settings, services: LocalServices, container: Container) -> None:
+        self._settings = settings
+        self._services = services
+        self._container = container
+        self._console = Console(stderr=True)
+        self._stop = threading.Event()
+        self._report: DeliveryReport | None = None
+        self._publisher = container.gateways.publisher()
+        self._child: subprocess.Popen | None = None
+
+    def forever(self, events: int | None, rate: float | None) -> int:
+        """Run until Ctrl-C (or SIGTERM); generate `events` or an endless stream."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        with self._processor():
+            self._start_generator(events or 10**12, rate or LIVE_RATE)
+            try:
+                with Live(console=self._console, refresh_per_second=2) as live:
+                    self._watch(live, until=lambda counts: self._stop.is_set())
+            except KeyboardInterrupt:
+                pass
+            self._stop.set()
+        return 0
+
+    def until_done(self, events: int, rate: float | None) -> int:
+        """Generate `events`, wait until each is stored or dead-lettered, print a JSON summary."""
+        started = time.monotonic()
+        with self._processor():
+            generator = self._start_generator(events, rate)
+            with Live(console=self._console, refresh_per_second=2) as live:
+                counts = self._watch(live, until=lambda c: not generator.is_alive() and self._all_accounted(c))
+        report = self._report or self._publisher.report()
+        summary = {
+            "events": events,
+            "persisted": counts.persisted,
+            "failed": counts.failed,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        print(json.dumps(summary), flush=True)
+        return 0 if self._all_accounted(counts) and report.failed == 0 else 1
+
+    def _all_accounted(self, counts: Counts) -> bool:
+        report = self._report
+        return report is not None and counts.persisted + counts.failed >= report.delivered
+
+    def _start_generator(self, count: int, rate: float | None) -> threading.Thread:
+        def run() -> None:
+            self._report = produce_generated(
+                self._publisher, self._settings.kafka.events_topic, count,
+                rate=rate, seed=int.from_bytes(os.urandom(4), "big"), show_progress=False, stop=self._stop,
+            )
+
+        thread = threading.Thread(target=run, name="generator", daemon=True)
+        thread.start()
+        return thread
+
+    def _watch(self, live: Live, until) -> Counts:
+        baseline = self._counts()
+        last_change, last, last_t = time.monotonic(), Counts(0, 0), time.monotonic()
+        while True:
+            now_counts = self._counts()
+            counts = Counts(now_counts.persisted - baseline.persisted, now_counts.failed - baseline.failed)
+            now = time.monotonic()
+            rate = (counts.persisted + counts.failed - last.persisted - last.failed) / max(now - last_t, 1e-6)
+            if (counts.persisted, counts.failed) != (last.persisted, last.failed):
+                last_change = now
+            last, last_t = counts, now
+            live.update(self._status(counts, rate))
+            if until(counts):
+                return counts
+            if self._stop.is_set() or now - last_change > STALL_TIMEOUT_S and self._report is not None:
+                return counts
+            if self._child is not None and self._child.poll() is not None:
+                self._console.print(f"[red]the dataflow exited ({self._child.returncode}); see its log")
+                return counts
+            time.sleep(0.5)
+
+    def _counts(self) -> Counts:
+        with self._container.services.unit_of_work() as uow:
+            return Counts(uow.events.count(), uow.dead_letters.count())
+
+    def _status(self, counts: Counts, rate: float) -> Table:
+        report = self._publisher.report()
+        table = Table.grid(padding=(0, 2))
+        table.add_row(
+            f"[bold]produced[/] {report.delivered:,}",
+            f"[bold green]persisted[/] {counts.persisted:,}",
+            f"[bold red]failed[/] {counts.failed:,}",
+            f"[bold]stored/s[/] {rate:,.0f}",
+        )
+        return table
+
+    @contextmanager
+    def _processor(self) -> Iterator[subprocess.Popen]:
+        """The dataflow as `analytics process` in a child, logging to the data directory."""
+        logs = self._settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / "processor.log").open("ab") as log_file:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "entrypoints.cli.main", "process"],
+                env={**os.environ, **self._services.endpoints.as_env()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                yield self._child
+            finally:
+                self._stop.set()
+                _stop_child(self._child)
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,128 @@
+"""Wiring and running the ingest dataflow: one process, or a cluster of processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from bytewax._bytewax import cli_main
+from bytewax.dataflow import Dataflow
+from bytewax.errors import BytewaxRuntimeError
+
+from adapters.kafka.source import KafkaPartitionedSource
+from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
+from application.decoding import decode_batch
+from application.ingest import record_batch
+from application.messages import BatchOutcome, IngestBatch, RawMessage
+from dataflows.ingest import build_ingest_flow
+from dataflows.store_sink import StoreSink
+from entrypoints.containers import Container
+
+log = logging.getLogger(__name__)
+
+
+def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> Dataflow:
+    """The ingest flow on the configured Kafka topic and event store."""
+    settings = container.settings()
+    kafka_config = container.gateways.kafka_config()
+    topic = settings.kafka.events_topic
+    # Offsets belong to one cluster: an embedded broker started anew is a new, empty log.
+    consumer = f"{settings.processor.consumer}@{cluster_id(kafka_config)}"
+    version = settings.processor_version
+    clock = container.gateways.clock()
+    start_unit_of_work = container.services.unit_of_work
+
+    ensure_topics(kafka_config, {topic: settings.kafka.partitions})
+    partitions = topic_partitions(kafka_config, topic)
+
+    def committed_offsets() -> dict[int, int]:
+        with start_unit_of_work() as uow:
+            return uow.offsets.committed(consumer, topic)
+
+    def decode(records: list[RawMessage]) -> IngestBatch:
+        return decode_batch(records, consumer=consumer, processor_version=version, now=clock.now())
+
+    def record(batch: IngestBatch) -> BatchOutcome:
+        return record_batch(start_unit_of_work, batch, processor_version=version, now=clock.now())
+
+    source = KafkaPartitionedSource(
+        kafka_config,
+        topic,
+        start_offsets=committed_offsets,
+        batch_size=settings.processor.batch_size,
+        stop_at_end=stop_at_end,
+        poll_interval=timedelta(milliseconds=settings.processor.poll_interval_ms),
+    )
+    return build_ingest_flow(source, StoreSink(partitions, record), decode=decode)
+
+
+def run_in_this_process(
+    container: Container,
+    *,
+    workers: int = 1,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+    stop_at_end: bool = False,
+) -> None:
+    """Run the flow here; with `process_id`/`addresses`, as one member of a cluster."""
+    flow = build_processor_flow(container, stop_at_end=stop_at_end)
+    try:
+        cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)
+    except BytewaxRuntimeError as error:
+        # Ctrl-C / SIGINT surfaces as "signal received": a requested stop, not a failure.
+        # Nothing is lost: what was not committed is read again on the next start.
+        if "signal received" not in str(error):
+            raise
+        log.info("dataflow stopped by signal")
+
+
+def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: list[str] = ()) -> int:
+    """Start `processes` cluster members (each reads its own share of partitions); wait.
+
+    If one member dies the others are stopped too and the exit code says so: a
+    restart resumes from the offsets committed with the data.
+    """
+    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
+    members = [
+        subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli.main", "process", "--workers", str(workers),
+             "--process-id", str(i), "--addresses", addresses, *extra_args],
+            env={**os.environ, **env},
+        )
+        for i in range(processes)
+    ]
+    try:
+        while all(member.poll() is None for member in members):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        _stop_all(members)
+        return 130
+    failed = [m for m in members if m.returncode not in (0, None)]
+    for member in failed:
+        log.error("cluster member exited", extra={"pid": member.pid, "exit_code": member.returncode})
+    _stop_all(members)
+    return failed[0].returncode if failed else 0
+
+
+def _stop_all(members: list[subprocess.Popen]) -> None:
+    for member in members:
+        if member.poll() is None:
+            member.send_signal(signal.SIGINT)
+    for member in members:
+        try:
+            member.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            member.kill()
+            member.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

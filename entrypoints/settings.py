@@ -1,0 +1,99 @@
+"""Configuration, read once from the environment (pydantic-settings) and passed down."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+try:
+    VERSION = version("user-analytics")
+except PackageNotFoundError:  # running from a source tree without installation
+    VERSION = "0.0.0"
+
+
+class KafkaSettings(BaseSettings):
+    """`ANALYTICS_KAFKA_*`. Without a bootstrap address the embedded broker is used."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_KAFKA_")
+
+    bootstrap: str | None = None
+    events_topic: str = "user-events"
+    analytics_topic: str = "user-analytics"
+    anomalies_topic: str = "user-anomalies"
+    partitions: int = Field(default=3, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+
+    def client_config(self, bootstrap: str) -> dict[str, str]:
+        """librdkafka settings shared by producers, consumers and the admin client."""
+        config = {"bootstrap.servers": bootstrap, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        for key, path in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if path:
+                config[key] = str(path)
+        return config
+
+
+class DatabaseSettings(BaseSettings):
+    """`ANALYTICS_DATABASE_*`. Without a URL the embedded Postgres is used."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_DATABASE_")
+
+    url: str | None = None
+    pool_size: int = Field(default=20, ge=1)
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    sslrootcert: Path | None = None
+
+    def connect_args(self) -> dict[str, str]:
+        args: dict[str, str] = {}
+        if self.sslmode:
+            args["sslmode"] = self.sslmode
+        if self.sslrootcert:
+            args["sslrootcert"] = str(self.sslrootcert)
+        return args
+
+
+class ProcessorSettings(BaseSettings):
+    """`ANALYTICS_PROCESSOR_*`: how the dataflow consumes."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_PROCESSOR_")
+
+    consumer: str = "analytics-processor"
+    batch_size: int = Field(default=5000, ge=1)
+    poll_interval_ms: int = Field(default=10, ge=1)
+
+
+class Settings(BaseSettings):
+    """`ANALYTICS_*`: the whole configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_")
+
+    data_dir: Path = Path(".analytics")
+    api_keys: SecretStr | None = None
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
+
+    @property
+    def processor_version(self) -> str:
+        return f"analytics-processor/{VERSION}"

@@ -1,0 +1,162 @@
+"""One contract for the event log ports; the in-memory fake and Kafka both pass it."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from adapters.in_memory.event_log import InMemoryEventLog
+from adapters.kafka.publisher import KafkaEventPublisher
+from adapters.kafka.reader import KafkaEventLogReader
+from adapters.kafka.topics import ensure_topics
+from application.messages import RawMessage
+from application.ports.event_log import EventLogReader, EventPublisher
+from domain.errors import NotFound
+
+PARTITIONS = 3
+
+
+def read_all(reader: EventLogReader, topic: str) -> dict[int, list[RawMessage]]:
+    return {p: reader.read(topic, p, 0, 10_000) for p in reader.partitions(topic)}
+
+
+class EventLogContract:
+    @pytest.fixture
+    def log(self) -> tuple[EventPublisher, EventLogReader]:
+        raise NotImplementedError  # each backend returns (publisher, reader) over one log
+
+    @pytest.fixture
+    def create_topic(self, log):
+        raise NotImplementedError  # each backend returns a function (name, partitions) -> None
+
+    @pytest.fixture
+    def topic(self, create_topic) -> str:
+        name = f"contract-{uuid.uuid4().hex[:12]}"
+        create_topic(name, PARTITIONS)
+        return name
+
+    def test_records_read_back_in_order_per_partition(self, log, topic):
+        publisher, reader = log
+        sent = [(f"user-{i % 7}".encode(), f"event-{i}".encode()) for i in range(40)]
+        for key, value in sent:
+            publisher.publish(topic, key, value)
+        publisher.flush()
+
+        by_partition = read_all(reader, topic)
+        assert reader.partitions(topic) == list(range(PARTITIONS))
+        for partition, records in by_partition.items():
+            assert [r.offset for r in records] == list(range(len(records)))
+            assert all(r.topic == topic and r.partition == partition for r in records)
+        received = sorted(((r.key, r.value) for rs in by_partition.values() for r in rs), key=lambda kv: int(kv[1][6:]))
+        assert received == sent
+        for key in {k for k, _ in sent}:
+            mine = [r.value for rs in by_partition.values() for r in rs if r.key == key]
+            assert mine == [v for k, v in sent if k == key]
+
+    def test_same_key_always_lands_in_the_same_partition(self, log, topic):
+        publisher, reader = log
+        keys = [f"user-{i}".encode() for i in range(20)]
+        for round_ in range(3):
+            for key in keys:
+                publisher.publish(topic, key, f"round-{round_}".encode())
+            publisher.flush()  # separate flushes: separate produce requests on Kafka
+        partitions_of = defaultdict(set)
+        for partition, records in read_all(reader, topic).items():
+            for record in records:
+                partitions_of[record.key].add(partition)
+        assert all(len(found) == 1 for found in partitions_of.values())
+        assert len(partitions_of) == len(keys)
+        assert len({p for found in partitions_of.values() for p in found}) > 1, "keys should spread"
+
+    def test_flush_reports_every_record_delivered(self, log, topic):
+        publisher, _ = log
+        before = publisher.report()
+        for i in range(250):
+            publisher.publish(topic, f"user-{i}".encode(), b"x")
+        report = publisher.flush()
+        assert report.delivered - before.delivered == 250
+        assert report.failed == before.failed
+        assert report.pending == 0
+
+    def test_end_offsets_advance_by_the_number_of_records(self, log, topic):
+        publisher, reader = log
+        assert reader.end_offsets(topic) == {p: 0 for p in range(PARTITIONS)}
+        for batch in range(3):
+            for i in range(30):
+                publisher.publish(topic, f"user-{i}".encode(), f"{batch}".encode())
+            publisher.flush()
+        ends = reader.end_offsets(topic)
+        assert sum(ends.values()) == 90
+        assert ends == {p: len(records) for p, records in read_all(reader, topic).items()}
+
+    def test_read_from_a_middle_offset(self, log, topic):
+        publisher, reader = log
+        for i in range(10):
+            publisher.publish(topic, b"one-user", f"{i}".encode())
+        publisher.flush()
+        (partition,) = [p for p, end in reader.end_offsets(topic).items() if end]
+        records = reader.read(topic, partition, 4, 3)
+        assert [(r.offset, r.value) for r in records] == [(4, b"4"), (5, b"5"), (6, b"6")]
+        assert [r.offset for r in reader.read(topic, partition, 8, 100)] == [8, 9]
+
+    def test_headers_round_trip(self, log, topic):
+        publisher, reader = log
+        headers = [("event-type", b"purchase"), ("trace", b"\x00\xff"), ("trace", b"second")]
+        publisher.publish(topic, b"with-headers", b"v", headers)
+        publisher.publish(topic, b"with-headers", b"w")
+        publisher.flush()
+        records = [r for rs in read_all(reader, topic).values() for r in rs]
+        assert [r.headers for r in records] == [tuple(headers), ()]
+
+    def test_records_without_a_key_are_accepted(self, log, topic):
+        publisher, reader = log
+        publisher.publish(topic, None, b"anonymous")
+        publisher.flush()
+        records = [r for rs in read_all(reader, topic).values() for r in rs]
+        assert [(r.key, r.value) for r in records] == [(None, b"anonymous")]
+
+    def test_reading_past_the_end_returns_nothing(self, log, topic):
+        publisher, reader = log
+        publisher.publish(topic, b"k", b"v")
+        publisher.flush()
+        for partition, end in reader.end_offsets(topic).items():
+            assert reader.read(topic, partition, end, 10) == []
+            assert reader.read(topic, partition, end + 5, 10) == []
+
+    def test_unknown_topic_is_not_found(self, log):
+        _, reader = log
+        with pytest.raises(NotFound):
+            reader.partitions(f"missing-{uuid.uuid4().hex[:12]}")
+
+
+class TestInMemoryEventLog(EventLogContract):
+    @pytest.fixture
+    def log(self):
+        event_log = InMemoryEventLog()
+        return event_log, event_log
+
+    @pytest.fixture
+    def create_topic(self, log):
+        return log[0].create_topic
+
+
+@pytest.fixture(scope="module")
+def kafka_publisher(kafka_bootstrap):
+    # One producer for the module: each new idempotent producer spends ~0.5 s getting its
+    # producer id. The tests only compare delivery totals before and after.
+    publisher = KafkaEventPublisher({"bootstrap.servers": kafka_bootstrap})
+    yield publisher
+    publisher.close()
+
+
+@pytest.mark.integration
+class TestKafkaEventLog(EventLogContract):
+    @pytest.fixture
+    def log(self, kafka_publisher, kafka_config):
+        return kafka_publisher, KafkaEventLogReader(kafka_config)
+
+    @pytest.fixture
+    def create_topic(self, kafka_config):
+        return lambda name, partitions: ensure_topics(kafka_config, {name: partitions})
