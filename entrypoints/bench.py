@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import text
 
-from adapters.kafka.topics import ensure_topics
+from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from entrypoints.feeding import produce_generated
 from entrypoints.containers import Container
@@ -48,7 +48,14 @@ def run_ingest_bench(container: Container, database_url: str, *, events: int, pr
     topic = f"bench-user-events-{stamp}-{os.getpid()}"
     kafka_config = container.gateways.kafka_config()
     ensure_topics(kafka_config, {topic: settings.kafka.partitions})
+    try:
+        return _measure(container, kafka_config, topic, stamp, database_url, events=events, processes=processes)
+    finally:
+        delete_topics(kafka_config, [topic])
 
+
+def _measure(container, kafka_config, topic, stamp, database_url, *, events: int, processes: int) -> BenchReport:
+    settings = container.settings()
     started = time.monotonic()
     report = produce_generated(container.gateways.publisher(), topic, events, rate=None, seed=BENCH_SEED)
     produce_rate = report.delivered / (time.monotonic() - started)

@@ -78,3 +78,15 @@ def topic_partitions(config: dict, topic: str, timeout: float = 10) -> list[int]
 def cluster_id(config: dict, timeout: float = 10) -> str:
     """The Kafka cluster's id: consumed offsets are only meaningful within one cluster."""
     return _list_topics(_admin(config), timeout).cluster_id or "unknown-cluster"
+
+
+def delete_topics(config: dict, names: list[str], timeout: float = 15) -> None:
+    """Delete topics (best effort for ones already gone)."""
+    admin = _admin(config)  # must outlive the futures: a destroyed handle fails them
+    futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise BrokerUnavailable(f"deleting topic {name!r} failed: {exc}") from exc

@@ -70,3 +70,15 @@ def create_database(server_url: str, name: str) -> str:
     finally:
         admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    """Drop the database of `database_url` (connecting to the server's `postgres` database)."""
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), poolclass=NullPool)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            quoted = conn.dialect.identifier_preparer.quote_identifier(url.database)
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    finally:
+        admin.dispose()

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.postgres.engine import create_database
+from adapters.postgres.engine import create_database, drop_database
 from entrypoints.bench import run_ingest_bench
 from entrypoints.cli.common import load_settings, platform
 
@@ -29,7 +29,10 @@ def bench(
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
         database_url = _fresh_database(services)
-        report = run_ingest_bench(container, database_url, events=events, processes=processes)
+        try:
+            report = run_ingest_bench(container, database_url, events=events, processes=processes)
+        finally:
+            drop_database(database_url)
     console = Console(stderr=True)
     table = Table(title="analytics bench: ingest (pre-filled topic -> committed rows)")
     table.add_column("metric")

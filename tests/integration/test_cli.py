@@ -1,0 +1,98 @@
+"""The `analytics` command line as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.integration.platform import MALFORMED, Database, analytics, platform_env
+
+pytestmark = pytest.mark.integration
+
+COMMANDS = ["up", "services", "migrate", "generate", "produce", "process", "bench"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(command):
+    result = analytics(command, "--help", env={})
+    assert result.returncode == 0, result.stderr.decode()
+    assert "Usage: " in result.stdout.decode() and command in result.stdout.decode()
+
+
+def _bare_env(tmp_path) -> dict[str, str]:
+    """No service addresses: the command must start the embedded ones itself."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    return {**env, "ANALYTICS_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_up_with_exit_when_done_stores_every_event_and_prints_a_summary(tmp_path):
+    result = analytics("up", "--events", "3000", "--exit-when-done", env=_bare_env(tmp_path), timeout=180)
+
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    summary = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    assert summary["events"] == 3000
+    assert summary["persisted"] + summary["failed"] == 3000
+    assert summary["seconds"] > 0
+
+
+def test_services_prints_addresses_that_other_commands_use(tmp_path):
+    env = _bare_env(tmp_path)
+    services = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli.main", "services"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    try:
+        lines = dict(services.stdout.readline().decode().strip().split("=", 1) for _ in range(2))
+        assert set(lines) == {"ANALYTICS_KAFKA_BOOTSTRAP", "ANALYTICS_DATABASE_URL"}
+        attached = {**env, **lines}
+        assert analytics("generate", "--count", "800", "--seed", "3", env=attached).returncode == 0
+        assert analytics("process", "--until-caught-up", env=attached).returncode == 0
+        assert Database(lines["ANALYTICS_DATABASE_URL"]).scalar("SELECT count(*) FROM events") == 800
+    finally:
+        services.send_signal(signal.SIGTERM)
+        assert services.wait(timeout=30) == 0
+
+
+def test_produce_sends_good_lines_and_bad_lines_end_as_dead_letters(kafka_bootstrap, database_url, tmp_path):
+    env = platform_env(kafka_bootstrap, database_url, tmp_path)
+    good = analytics("generate", "--count", "200", "--seed", "5", "--stdout", env=env).stdout.splitlines()
+    lines = good[:100] + MALFORMED + good[100:]
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+    produced = analytics("produce", str(tmp_path / "events.jsonl"), env=env)
+    assert produced.returncode == 0, produced.stderr.decode()[-2000:]
+    assert analytics("process", "--until-caught-up", env=env).returncode == 0
+
+    db = Database(database_url)
+    assert db.scalar("SELECT count(*) FROM events") == 200
+    assert db.scalar("SELECT count(*) FROM failed_events") == len(MALFORMED)
+
+
+def test_generate_to_stdout_is_reproducible_with_a_seed():
+    first = analytics("generate", "--count", "50", "--seed", "42", "--stdout", env={})
+    again = analytics("generate", "--count", "50", "--seed", "42", "--stdout", env={})
+    assert first.returncode == 0 and len(first.stdout.splitlines()) == 50
+    # timestamps start at "now", so compare everything else
+    strip = lambda out: [{k: v for k, v in json.loads(l).items() if k not in ("timestamp", "sent_at")} for l in out.splitlines()]
+    assert strip(first.stdout) == strip(again.stdout)
+
+
+@pytest.mark.bench
+def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tmp_path):
+    url = postgres_server.create_database("bench_smoke")
+    env = platform_env(kafka_bootstrap, url, tmp_path)
+    report_path = tmp_path / "bench.json"
+
+    result = analytics("bench", "--events", "5000", "--json", str(report_path), env=env, timeout=300)
+
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["events"] == 5000 and report["persisted"] == 5000
+    assert report["ingest_events_per_s"] > 0
