@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -27,7 +27,7 @@ LIVE_RATE = 200.0  # events/s when `up` runs without --events: a lively but ligh
 STALL_TIMEOUT_S = 120.0  # --exit-when-done gives up when nothing moves for this long
 
 
-@dataclass
+@dataclass(frozen=True)
 class Counts:
     persisted: int
     failed: int
@@ -47,6 +47,8 @@ class LocalRun:
     def forever(self, events: int | None, rate: float | None) -> int:
         """Run until Ctrl-C (or SIGTERM); generate `events` or an endless stream."""
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        self._announce()
+        self._console.print("[dim]Ctrl-C stops everything.[/]")
         with self._processor():
             self._start_generator(events or 10**12, rate or LIVE_RATE)
             try:
@@ -60,6 +62,7 @@ class LocalRun:
     def until_done(self, events: int, rate: float | None) -> int:
         """Generate `events`, wait until each is stored or dead-lettered, print a JSON summary."""
         started = time.monotonic()
+        self._announce()
         with self._processor():
             generator = self._start_generator(events, rate)
             with Live(console=self._console, refresh_per_second=2) as live:
@@ -73,6 +76,13 @@ class LocalRun:
         }
         print(json.dumps(summary), flush=True)
         return 0 if self._all_accounted(counts) and report.failed == 0 else 1
+
+    def _announce(self) -> None:
+        endpoints = self._services.endpoints
+        for started in self._services.started:
+            self._console.print(f"[green]started[/] {started}")
+        self._console.print(f"Kafka [bold]{endpoints.kafka_bootstrap}[/]  Postgres [bold]{endpoints.database_url}[/]")
+        self._console.print(f"dataflow log: {self._settings.data_dir / 'logs' / 'processor.log'}")
 
     def _all_accounted(self, counts: Counts) -> bool:
         report = self._report
@@ -89,21 +99,24 @@ class LocalRun:
         thread.start()
         return thread
 
-    def _watch(self, live: Live, until) -> Counts:
+    def _watch(self, live: Live, until: Callable[[Counts], bool]) -> Counts:
+        """Refresh the status line until `until(counts)`, a stall, a stop or a dead dataflow."""
         baseline = self._counts()
-        last_change, last, last_t = time.monotonic(), Counts(0, 0), time.monotonic()
+        previous, previous_at, last_change = (0, Counts(0, 0)), time.monotonic(), time.monotonic()
         while True:
-            now_counts = self._counts()
-            counts = Counts(now_counts.persisted - baseline.persisted, now_counts.failed - baseline.failed)
+            total = self._counts()
+            counts = Counts(total.persisted - baseline.persisted, total.failed - baseline.failed)
+            produced = self._publisher.report().delivered
             now = time.monotonic()
-            rate = (counts.persisted + counts.failed - last.persisted - last.failed) / max(now - last_t, 1e-6)
-            if (counts.persisted, counts.failed) != (last.persisted, last.failed):
+            elapsed = max(now - previous_at, 1e-6)
+            live.update(_status_line(produced, counts, previous, elapsed))
+            if (produced, counts) != previous:
                 last_change = now
-            last, last_t = counts, now
-            live.update(self._status(counts, rate))
+            previous, previous_at = (produced, counts), now
             if until(counts):
                 return counts
-            if self._stop.is_set() or now - last_change > STALL_TIMEOUT_S and self._report is not None:
+            generator_done = self._report is not None
+            if self._stop.is_set() or (generator_done and now - last_change > STALL_TIMEOUT_S):
                 return counts
             if self._child is not None and self._child.poll() is not None:
                 self._console.print(f"[red]the dataflow exited ({self._child.returncode}); see its log")
@@ -113,17 +126,6 @@ class LocalRun:
     def _counts(self) -> Counts:
         with self._container.services.unit_of_work() as uow:
             return Counts(uow.events.count(), uow.dead_letters.count())
-
-    def _status(self, counts: Counts, rate: float) -> Table:
-        report = self._publisher.report()
-        table = Table.grid(padding=(0, 2))
-        table.add_row(
-            f"[bold]produced[/] {report.delivered:,}",
-            f"[bold green]persisted[/] {counts.persisted:,}",
-            f"[bold red]failed[/] {counts.failed:,}",
-            f"[bold]stored/s[/] {rate:,.0f}",
-        )
-        return table
 
     @contextmanager
     def _processor(self) -> Iterator[subprocess.Popen]:
@@ -152,3 +154,15 @@ def _stop_child(child: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def _status_line(produced: int, counts: Counts, previous: tuple[int, Counts], elapsed: float) -> Table:
+    """produced / persisted / failed: totals and per-second rates since the last refresh."""
+    before_produced, before = previous
+    table = Table.grid(padding=(0, 3))
+    table.add_row(
+        f"[bold]produced[/] {produced:,} ({(produced - before_produced) / elapsed:,.0f}/s)",
+        f"[bold green]persisted[/] {counts.persisted:,} ({(counts.persisted - before.persisted) / elapsed:,.0f}/s)",
+        f"[bold red]failed[/] {counts.failed:,} ({(counts.failed - before.failed) / elapsed:,.0f}/s)",
+    )
+    return table

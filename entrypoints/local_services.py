@@ -47,7 +47,6 @@ class LocalServices:
         return self._settings.data_dir.resolve() / "embedded"
 
     def __enter__(self) -> Self:
-        self._embedded_dir.mkdir(parents=True, exist_ok=True)
         try:
             bootstrap = self._settings.kafka.bootstrap or self._embedded_broker()
             url = self._settings.database.url or self._embedded_postgres()
@@ -62,6 +61,7 @@ class LocalServices:
 
     def _embedded_broker(self) -> str:
         note = self._embedded_dir / "broker.json"
+        self._embedded_dir.mkdir(parents=True, exist_ok=True)
         if not self._own_broker and (running := _running_broker(note)):
             return running
         broker = EmbeddedKafka(self._embedded_dir).start()
@@ -77,6 +77,7 @@ class LocalServices:
         return broker.bootstrap
 
     def _embedded_postgres(self) -> str:
+        self._embedded_dir.mkdir(parents=True, exist_ok=True)
         server = EmbeddedPostgres(self._embedded_dir / "postgres").start()
         self._stack.callback(server.stop)
         self.started.append(f"embedded Postgres in {server.data_dir}")

@@ -90,6 +90,8 @@ class KafkaEventPublisher:
         return self.report()
 
     def report(self) -> DeliveryReport:
+        if not self._closed:
+            self._producer.poll(0)  # serve pending delivery callbacks, without waiting
         with self._lock:
             return DeliveryReport(delivered=self._delivered, failed=self._failed, pending=len(self._producer))
 

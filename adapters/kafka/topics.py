@@ -40,16 +40,21 @@ def ensure_topics(config: dict, topics: Mapping[str, int], replication: int = 1,
     if not missing:
         return
     futures = admin.create_topics(missing, operation_timeout=timeout, request_timeout=timeout)
+    # Another process may have created one since we listed: that is success too.
+    _await_admin(futures, "creating", KafkaError.TOPIC_ALREADY_EXISTS, timeout)
+    _await_metadata(admin, [t.topic for t in missing], timeout)
+
+
+def _await_admin(futures: Mapping[str, object], action: str, harmless: int, timeout: float) -> None:
+    """Wait for admin operations; the `harmless` error code counts as done."""
     for name, future in futures.items():
         try:
             future.result(timeout=timeout)
         except KafkaException as exc:
-            # Another process may have created it since we listed: that is success.
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise BrokerUnavailable(f"creating topic {name!r} failed: {exc}") from exc
+            if exc.args[0].code() != harmless:
+                raise BrokerUnavailable(f"{action} topic {name!r} failed: {exc}") from exc
         except FutureTimeout as exc:
-            raise BrokerUnavailable(f"creating topic {name!r} timed out after {timeout}s") from exc
-    _await_metadata(admin, [t.topic for t in missing], timeout)
+            raise BrokerUnavailable(f"{action} topic {name!r} timed out after {timeout}s") from exc
 
 
 def _await_metadata(admin: AdminClient, names: list[str], timeout: float) -> None:
@@ -84,9 +89,4 @@ def delete_topics(config: dict, names: list[str], timeout: float = 15) -> None:
     """Delete topics (best effort for ones already gone)."""
     admin = _admin(config)  # must outlive the futures: a destroyed handle fails them
     futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
-    for name, future in futures.items():
-        try:
-            future.result(timeout=timeout)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise BrokerUnavailable(f"deleting topic {name!r} failed: {exc}") from exc
+    _await_admin(futures, "deleting", KafkaError.UNKNOWN_TOPIC_OR_PART, timeout)

@@ -53,3 +53,14 @@ def test_two_processes_share_the_partitions_and_store_everything_once(kafka_boot
     assert db.scalar("SELECT count(*) FROM failed_events") == workload.malformed
     assert db.users() == expected_users(workload.valid)
     assert db.scalar("SELECT count(*) FROM consumer_offsets") == 3
+
+
+def test_configured_services_are_used_and_nothing_embedded_starts(kafka_bootstrap, database_url, tmp_path):
+    env = platform_env(kafka_bootstrap, database_url, tmp_path)
+
+    result = analytics("up", "--events", "1500", "--exit-when-done", env=env, timeout=180)
+
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert Database(database_url).scalar("SELECT count(*) FROM events") == 1500
+    embedded = tmp_path / "embedded"
+    assert not (embedded / "postgres").exists() and not (embedded / "broker.json").exists()
