@@ -60,7 +60,32 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
         stop_at_end=stop_at_end,
         poll_interval=timedelta(milliseconds=settings.processor.poll_interval_ms),
     )
-    return build_ingest_flow(source, StoreSink(partitions, record), decode=decode)
+    return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=log_batch), decode=decode)
+
+
+def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
+    """One JSON log line per dead letter (they are rare and each needs a look), one per batch."""
+    for failure in batch.failures:
+        log.warning(
+            "event dead-lettered",
+            extra={
+                "event_id": failure.event_id,
+                "error_type": failure.error_type.value,
+                "reason": failure.error_reason[:300],
+                "partition": failure.source_partition,
+                "offset": failure.source_offset,
+            },
+        )
+    log.debug(
+        "batch committed",
+        extra={
+            "partition": batch.position.partition,
+            "next_offset": batch.position.next_offset,
+            "stored": outcome.stored,
+            "duplicates": outcome.duplicates,
+            "failed": outcome.failed,
+        },
+    )
 
 
 def run_in_this_process(
