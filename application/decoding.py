@@ -6,8 +6,9 @@ import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent
+from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent, TimingRules
 from domain.errors import InvalidEvent
+from domain.event_time import event_timing
 from domain.failures import ErrorType, FailedEvent
 from domain.validation import MAX_EVENT_BYTES, parse_event
 
@@ -16,7 +17,12 @@ MAX_STORED_RAW_BYTES = 64 * 1024
 
 
 def decode_batch(
-    messages: Sequence[RawMessage], *, consumer: str, processor_version: str, now: datetime
+    messages: Sequence[RawMessage],
+    *,
+    consumer: str,
+    processor_version: str,
+    now: datetime,
+    rules: TimingRules = TimingRules(),
 ) -> IngestBatch:
     """Validate a non-empty run of consecutive records of one partition.
 
@@ -26,6 +32,7 @@ def decode_batch(
     first = messages[0]
     events: list[ReceivedEvent] = []
     failures: list[FailedEvent] = []
+    received_until: datetime | None = None
     for message in messages:
         raw = message.value
         try:
@@ -35,12 +42,17 @@ def decode_batch(
         except InvalidEvent as invalid:
             failures.append(dead_letter(message, invalid, processor_version=processor_version, now=now))
             continue
-        received_at = (
-            datetime.fromtimestamp(message.timestamp_ms / 1000, UTC) if message.timestamp_ms and message.timestamp_ms > 0 else now
-        )
-        events.append(ReceivedEvent(event, message.topic, message.partition, message.offset, received_at))
+        # The log's timestamp is when the platform received the event; without one, now.
+        stamped = message.timestamp_ms is not None and message.timestamp_ms > 0
+        received_at = datetime.fromtimestamp(message.timestamp_ms / 1000, UTC) if stamped else now
+        received_until = received_at if received_until is None else max(received_until, received_at)
+        timing = event_timing(
+            event.timestamp, event.sent_at, received_at,
+            allowed_lateness=rules.allowed_lateness, max_future=rules.max_future,
+        )  # fmt: skip
+        events.append(ReceivedEvent(event, message.topic, message.partition, message.offset, received_at, timing))
     last = messages[-1]
-    position = LogPosition(consumer, first.topic, first.partition, last.offset + 1)
+    position = LogPosition(consumer, first.topic, first.partition, last.offset + 1, received_until)
     return IngestBatch(position=position, events=events, failures=failures)
 
 

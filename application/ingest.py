@@ -2,62 +2,108 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from application.messages import BatchOutcome, IngestBatch, ReceivedEvent
+from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules
 from application.ports.event_store import UnitOfWork
+from application.processed import ProcessedEvent, processed_event
+from domain.enrichment import enrich
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType, FailedEvent
+from domain.sessions import Placement, place_in_sessions
 from domain.users import user_activity
+from domain.windows import daily_totals, daily_users, minute_users, minute_windows, rate_buckets
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+PublishProcessed = Callable[[Sequence[ProcessedEvent]], None]
 
 
-def record_batch(
-    start_unit_of_work: UnitOfWorkFactory, batch: IngestBatch, *, processor_version: str, now: datetime
-) -> BatchOutcome:
+@dataclass(frozen=True)
+class Recorder:
+    """Records batches in the event store and publishes what they newly stored."""
+
+    start_unit_of_work: UnitOfWorkFactory
+    processor_version: str
+    rules: TimingRules = TimingRules()
+    publish: PublishProcessed | None = None
+
+    def __call__(self, batch: IngestBatch, now: datetime) -> BatchOutcome:
+        return record_batch(self, batch, now=now)
+
+
+def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
     """Store a batch so that replaying it, whole or in part, changes nothing more.
 
-    New events, the projections fed by exactly those new events, dead letters and
-    the consumed offset commit in one transaction. If the store rejects the batch's
-    data, events are retried one by one and the rejected ones dead-lettered
-    (`persist`), so one poison event cannot block a partition.
+    New events, every projection fed by exactly those new events, dead letters and the
+    consumed offset commit in one transaction; processed events are published (and
+    acknowledged) just before that commit. If the store rejects the batch's data,
+    events are retried one by one and the rejected ones dead-lettered (`persist`), so
+    one poison event cannot block a partition.
     """
     try:
-        with start_unit_of_work() as uow:
-            stored = _store_events(uow, batch.events)
+        with recorder.start_unit_of_work() as uow:
+            stored = _store_events(recorder, uow, batch.events)
             failed = uow.dead_letters.add(batch.failures)
             uow.offsets.advance(batch.position)
             uow.commit()
             return BatchOutcome(stored=stored, duplicates=len(batch.events) - stored, failed=failed)
     except RejectedByStore:
-        return _record_one_by_one(start_unit_of_work, batch, processor_version=processor_version, now=now)
+        return _record_one_by_one(recorder, batch, now=now)
 
 
-def _store_events(uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
+def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
     new = uow.events.add_new(events)
     if new:
-        uow.users.apply(user_activity(received.event for received in new).values())
+        known_users = uow.users.get_many({r.event.user_id for r in new}) if recorder.publish else {}
+        placements = apply_projections(uow, new, recorder.rules)
+        if recorder.publish:
+            timed = [(r.event, r.event_time) for r in new]
+            enrichments = enrich(timed, known_users, placements)
+            recorder.publish([processed_event(r, e) for r, e in zip(new, enrichments, strict=True)])
     return len(new)
 
 
-def _record_one_by_one(
-    start_unit_of_work: UnitOfWorkFactory, batch: IngestBatch, *, processor_version: str, now: datetime
-) -> BatchOutcome:
+def apply_projections(uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules) -> list[Placement | None]:
+    """Feed newly stored events (in log order) to every projection; return each one's session.
+
+    Late events count in users and daily stats but not in minute windows or sessions,
+    which closed before they came (see `domain.event_time`).
+    """
+    timed = [(r.event, r.event_time) for r in new]
+    on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
+    uow.users.apply(user_activity(r.event for r in new).values())
+    uow.daily_stats.add(daily_totals(timed), daily_users(timed))
+    if not on_time:
+        return [None] * len(new)
+    uow.windows.add(minute_windows(on_time), minute_users(on_time), rate_buckets(on_time))
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for event, moment in on_time:
+        low, high = spans.get(event.user_id, (moment, moment))
+        spans[event.user_id] = (min(low, moment), max(high, moment))
+    gap = rules.session_gap
+    known = uow.sessions.near({user: (low - gap, high + gap) for user, (low, high) in spans.items()})
+    changes = place_in_sessions(known, [(e.user_id, t) for e, t in on_time], gap)
+    uow.sessions.apply(changes.upserts, changes.deleted)
+    placed = iter(changes.placements)
+    return [None if r.timing.late else next(placed) for r in new]
+
+
+def _record_one_by_one(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
     # Each event commits alone; a crash half-way is safe because storing is idempotent
     # and the offset only advances in the final transaction below.
     stored = rejected = 0
     failures = list(batch.failures)
     for received in batch.events:
         try:
-            with start_unit_of_work() as uow:
-                stored += _store_events(uow, [received])
+            with recorder.start_unit_of_work() as uow:
+                stored += _store_events(recorder, uow, [received])
                 uow.commit()
         except RejectedByStore as error:
             rejected += 1
-            failures.append(_persist_failure(received, str(error), processor_version, now))
-    with start_unit_of_work() as uow:
+            failures.append(_persist_failure(received, str(error), recorder.processor_version, now))
+    with recorder.start_unit_of_work() as uow:
         failed = uow.dead_letters.add(failures)
         uow.offsets.advance(batch.position)
         uow.commit()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from domain.event_time import DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_FUTURE, EventTiming
 from domain.events import UserEvent
 from domain.failures import FailedEvent
+from domain.sessions import DEFAULT_SESSION_GAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +26,18 @@ class RawMessage:
 
 @dataclass(frozen=True, slots=True)
 class ReceivedEvent:
-    """A valid event and where in the log it was read."""
+    """A valid event, where in the log it was read, and its event-time verdict."""
 
     event: UserEvent
     topic: str
     partition: int
     offset: int
     received_at: datetime
+    timing: EventTiming
+
+    @property
+    def event_time(self) -> datetime:
+        return self.timing.event_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,7 @@ class LogPosition:
     topic: str
     partition: int
     next_offset: int
+    received_until: datetime | None = None  # latest receive time in the batch: drives closing windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,15 @@ class IngestBatch:
     position: LogPosition
     events: list[ReceivedEvent] = field(default_factory=list)
     failures: list[FailedEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TimingRules:
+    """How event time is judged (see `domain.event_time`)."""
+
+    allowed_lateness: timedelta = DEFAULT_ALLOWED_LATENESS
+    max_future: timedelta = DEFAULT_MAX_FUTURE
+    session_gap: timedelta = DEFAULT_SESSION_GAP
 
 
 @dataclass(frozen=True, slots=True)

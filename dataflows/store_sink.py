@@ -19,7 +19,7 @@ from typing import Optional
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from application.messages import BatchOutcome, IngestBatch
-from domain.errors import StorageUnavailable
+from domain.errors import BrokerUnavailable, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, Optional[int]]):
             try:
                 outcome = self._record(batch)
                 break
-            except StorageUnavailable as error:
+            except (StorageUnavailable, BrokerUnavailable) as error:
                 log.warning(
-                    "event store unavailable, retrying",
+                    "event store or broker unavailable, retrying",
                     extra={"error": str(error), "retry_in_s": delay, "partition": batch.position.partition},
                 )
                 time.sleep(delay)

@@ -23,6 +23,7 @@ class FailedEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    id: int | None = None  # assigned by the store
     error_type: ErrorType
     error_reason: str
     raw_data: str

@@ -19,8 +19,9 @@ from bytewax.errors import BytewaxRuntimeError
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
 from application.decoding import decode_batch
-from application.ingest import record_batch
+from application.ingest import Recorder
 from application.messages import BatchOutcome, IngestBatch, RawMessage
+from application.processed import ProcessedEventTopic
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
@@ -36,21 +37,26 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
     # Offsets belong to one cluster: an embedded broker started anew is a new, empty log.
     consumer = f"{settings.processor.consumer}@{cluster_id(kafka_config)}"
     version = settings.processor_version
+    rules = settings.processor.timing_rules()
     clock = container.gateways.clock()
     start_unit_of_work = container.services.unit_of_work
 
-    ensure_topics(kafka_config, {topic: settings.kafka.partitions})
+    ensure_topics(kafka_config, {topic: settings.kafka.partitions, settings.kafka.analytics_topic: settings.kafka.partitions})
     partitions = topic_partitions(kafka_config, topic)
+    publish = None
+    if settings.processor.publish_processed:
+        publish = ProcessedEventTopic(container.gateways.publisher(), settings.kafka.analytics_topic).publish
+    recorder = Recorder(start_unit_of_work, version, rules, publish)
 
     def committed_offsets() -> dict[int, int]:
         with start_unit_of_work() as uow:
             return uow.offsets.committed(consumer, topic)
 
     def decode(records: list[RawMessage]) -> IngestBatch:
-        return decode_batch(records, consumer=consumer, processor_version=version, now=clock.now())
+        return decode_batch(records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules)
 
     def record(batch: IngestBatch) -> BatchOutcome:
-        return record_batch(start_unit_of_work, batch, processor_version=version, now=clock.now())
+        return recorder(batch, now=clock.now())
 
     source = KafkaPartitionedSource(
         kafka_config,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from application.messages import TimingRules
 
 try:
     VERSION = version("user-analytics")
@@ -79,6 +82,17 @@ class ProcessorSettings(BaseSettings):
     consumer: str = "analytics-processor"
     batch_size: int = Field(default=5000, ge=1)
     poll_interval_ms: int = Field(default=10, ge=1)
+    allowed_lateness_s: float = Field(default=300, ge=0, description="later events skip windows and sessions")
+    max_future_s: float = Field(default=300, ge=0, description="event times further ahead are clamped")
+    session_gap_s: float = Field(default=1800, gt=0, description="inactivity that ends a session")
+    publish_processed: bool = Field(default=True, description="publish enriched events to user-analytics")
+
+    def timing_rules(self) -> TimingRules:
+        return TimingRules(
+            allowed_lateness=timedelta(seconds=self.allowed_lateness_s),
+            max_future=timedelta(seconds=self.max_future_s),
+            session_gap=timedelta(seconds=self.session_gap_s),
+        )
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent
+from domain.event_time import event_timing
 from domain.events import UserEvent
 from domain.failures import ErrorType, FailedEvent
 from domain.validation import USER_EVENT
@@ -51,8 +52,17 @@ def make_event(event_type: str = "page_view", **overrides: Any) -> UserEvent:
     return USER_EVENT.validate_python(event_doc(event_type, **overrides), strict=False)
 
 
-def received(event: UserEvent, *, partition: int = 0, offset: int = 0, topic: str = "user-events") -> ReceivedEvent:
-    return ReceivedEvent(event, topic, partition, offset, received_at=event.timestamp)
+def received(
+    event: UserEvent,
+    *,
+    partition: int = 0,
+    offset: int = 0,
+    topic: str = "user-events",
+    received_at: datetime | None = None,
+) -> ReceivedEvent:
+    """Received at `received_at` (default: the event's own timestamp, so on time)."""
+    at = received_at or event.timestamp
+    return ReceivedEvent(event, topic, partition, offset, at, event_timing(event.timestamp, event.sent_at, at))
 
 
 def raw_message(value: bytes | None, *, partition: int = 0, offset: int = 0, topic: str = "user-events") -> RawMessage:

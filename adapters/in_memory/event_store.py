@@ -6,13 +6,19 @@ visible to others until commit, and a failed unit of work leaves no trace.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Self
 from uuid import UUID
 
+from adapters.in_memory.projections import (
+    InMemoryDailyStats,
+    InMemorySessions,
+    InMemoryWindows,
+    ProjectionState,
+)
 from application.messages import LogPosition, ReceivedEvent
 from domain.failures import FailedEvent
 from domain.users import User, merge_user
@@ -26,6 +32,8 @@ class InMemoryState:
     users: dict[str, User] = field(default_factory=dict)
     dead_letters: list[FailedEvent] = field(default_factory=list)
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    replayed: set[int] = field(default_factory=set)
+    projections: ProjectionState = field(default_factory=ProjectionState)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -44,6 +52,10 @@ class _Events:
     def count(self) -> int:
         return len(self._state.events)
 
+    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
+        ordered = sorted(self._state.events.values(), key=_log_position)
+        return [r for r in ordered if after is None or _log_position(r) > after][:limit]
+
 
 class _Users:
     def __init__(self, state: InMemoryState) -> None:
@@ -55,6 +67,9 @@ class _Users:
 
     def get(self, user_id: str) -> User | None:
         return self._state.users.get(user_id)
+
+    def get_many(self, user_ids: Iterable[str]) -> dict[str, User | None]:
+        return {user_id: self._state.users.get(user_id) for user_id in user_ids}
 
     def count(self) -> int:
         return len(self._state.users)
@@ -71,9 +86,19 @@ class _DeadLetters:
             if failure.source_offset is not None and _position(failure) in known:
                 continue
             known.add(_position(failure))
-            self._state.dead_letters.append(failure)
+            self._state.dead_letters.append(failure.model_copy(update={"id": len(self._state.dead_letters) + 1}))
             added += 1
         return added
+
+    def pending_replay(self, error_type: str | None, limit: int) -> list[FailedEvent]:
+        pending = [
+            f for f in self._state.dead_letters
+            if f.id not in self._state.replayed and (error_type is None or f.error_type == error_type)
+        ]  # fmt: skip
+        return pending[:limit]
+
+    def mark_replayed(self, ids: Sequence[int], at: datetime) -> None:
+        self._state.replayed.update(ids)
 
     def count(self) -> int:
         return len(self._state.dead_letters)
@@ -92,6 +117,10 @@ class _Offsets:
     def advance(self, position: LogPosition) -> None:
         key = (position.consumer, position.topic, position.partition)
         self._state.offsets[key] = position.next_offset
+
+
+def _log_position(received: ReceivedEvent) -> tuple[str, int, int]:
+    return received.topic, received.partition, received.offset
 
 
 def _position(failure: FailedEvent) -> tuple[str | None, int | None, int | None]:
@@ -118,6 +147,8 @@ class InMemoryUnitOfWork:
             self.state.users = self._working.users
             self.state.dead_letters = self._working.dead_letters
             self.state.offsets = self._working.offsets
+            self.state.replayed = self._working.replayed
+            self.state.projections = self._working.projections
         self.committed = True
         self._begin()
 
@@ -130,9 +161,21 @@ class InMemoryUnitOfWork:
                 events=dict(self.state.events),
                 users=dict(self.state.users),
                 dead_letters=list(self.state.dead_letters),
-                offsets=copy.copy(self.state.offsets),
+                offsets=dict(self.state.offsets),
+                replayed=set(self.state.replayed),
+                projections=self.state.projections.copy(),
             )
         self.events = _Events(self._working)
         self.users = _Users(self._working)
         self.dead_letters = _DeadLetters(self._working)
         self.offsets = _Offsets(self._working)
+        self.daily_stats = InMemoryDailyStats(self._working.projections)
+        self.windows = InMemoryWindows(self._working.projections)
+        self.sessions = InMemorySessions(self._working.projections)
+
+    def clear_projections(self) -> None:
+        self._working.users.clear()
+        self._working.projections = ProjectionState()
+        self.daily_stats = InMemoryDailyStats(self._working.projections)
+        self.windows = InMemoryWindows(self._working.projections)
+        self.sessions = InMemorySessions(self._working.projections)

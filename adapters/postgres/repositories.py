@@ -6,15 +6,18 @@ are the bottleneck this design avoids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_, update
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent
+from domain.event_time import EventTiming
 from domain.failures import ErrorType, FailedEvent
+from domain.validation import USER_EVENT
 from domain.users import User
 
 
@@ -66,6 +69,9 @@ class PostgresEventRepository(_CopyingRepository):
                             received.topic,
                             received.partition,
                             received.offset,
+                            received.timing.event_time,
+                            received.timing.late,
+                            received.timing.future_clamped,
                         )
                     )
             cur.execute(sql.INSERT_NEW_EVENTS)
@@ -74,6 +80,16 @@ class PostgresEventRepository(_CopyingRepository):
 
     def count(self) -> int:
         return self._count(events)
+
+    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
+        c = events.c
+        position = (c.source_topic, c.source_partition, c.source_offset)
+        query = select(events).order_by(*position).limit(limit)
+        if after is not None:
+            query = query.where(tuple_(*position) > tuple_(*after))
+        with translated_errors():
+            rows = self._conn.execute(query).mappings().all()
+        return [_received_from_row(r) for r in rows]
 
 
 class PostgresUserRepository(_CopyingRepository):
@@ -87,9 +103,18 @@ class PostgresUserRepository(_CopyingRepository):
             cur.execute(sql.MERGE_USERS)
 
     def get(self, user_id: str) -> User | None:
+        return self.get_many([user_id])[user_id]
+
+    def get_many(self, user_ids: Iterable[str]) -> dict[str, User | None]:
+        wanted = list(user_ids)
+        found: dict[str, User | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
         with translated_errors():
-            row = self._conn.execute(select(users).where(users.c.user_id == user_id)).mappings().first()
-        return None if row is None else User.model_validate(dict(row))
+            rows = self._conn.execute(select(users).where(users.c.user_id.in_(wanted))).mappings()
+            for row in rows:
+                found[row["user_id"]] = User.model_validate(dict(row))
+        return found
 
     def count(self) -> int:
         return self._count(users)
@@ -124,11 +149,26 @@ class PostgresDeadLetterRepository(_CopyingRepository):
         return self._count(failed_events)
 
     def latest(self, limit: int) -> list[FailedEvent]:
-        query = select(failed_events).order_by(failed_events.c.id.desc()).limit(limit)
+        return self._select(select(failed_events).order_by(failed_events.c.id.desc()).limit(limit))
+
+    def pending_replay(self, error_type: str | None, limit: int) -> list[FailedEvent]:
+        f = failed_events.c
+        query = select(failed_events).where(f.replayed_at.is_(None)).order_by(f.id).limit(limit)
+        if error_type is not None:
+            query = query.where(f.error_type == error_type)
+        return self._select(query)
+
+    def mark_replayed(self, ids: Sequence[int], at: datetime) -> None:
+        if ids:
+            with translated_errors():
+                self._conn.execute(update(failed_events).where(failed_events.c.id.in_(list(ids))).values(replayed_at=at))
+
+    def _select(self, query) -> list[FailedEvent]:
         with translated_errors():
             rows = self._conn.execute(query).mappings().all()
         return [
             FailedEvent(
+                id=r["id"],
                 error_type=ErrorType(r["error_type"]),
                 error_reason=r["error_reason"],
                 raw_data=r["raw_data"],
@@ -152,7 +192,21 @@ class PostgresOffsetRepository(_CopyingRepository):
         return {partition: next_offset for partition, next_offset in rows}
 
     def advance(self, position: LogPosition) -> None:
+        p = position
         with translated_errors():
             self._conn.exec_driver_sql(
-                sql.UPSERT_OFFSET, (position.consumer, position.topic, position.partition, position.next_offset)
+                sql.UPSERT_OFFSET, (p.consumer, p.topic, p.partition, p.next_offset, p.received_until)
             )
+
+
+def _received_from_row(row) -> ReceivedEvent:
+    doc = {k: row[k] for k in _EVENT_FIELDS if row[k] is not None}
+    doc["data"] = row["data"]
+    event = USER_EVENT.validate_python(doc, strict=False)
+    timing = EventTiming(row["event_time"], row["late"], row["future_clamped"])
+    return ReceivedEvent(
+        event, row["source_topic"], row["source_partition"], row["source_offset"], row["received_at"], timing
+    )
+
+
+_EVENT_FIELDS = ("event_id", "user_id", "session_id", "event_type", "timestamp", "device", "country", "value", "sent_at")

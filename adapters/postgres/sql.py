@@ -5,7 +5,7 @@ Staging tables are temporary (per connection) and emptied at each commit.
 
 EVENT_COLUMNS = (
     "event_id, user_id, session_id, event_type, timestamp, device, country, value, data, "
-    "sent_at, received_at, source_topic, source_partition, source_offset"
+    "sent_at, received_at, source_topic, source_partition, source_offset, event_time, late, future_clamped"
 )
 USER_COLUMNS = "user_id, first_seen, last_seen, total_events, total_purchases, total_spent, country"
 FAILED_COLUMNS = (
@@ -20,6 +20,16 @@ CREATE TEMP TABLE IF NOT EXISTS users_incoming ON COMMIT DELETE ROWS
     AS SELECT {USER_COLUMNS} FROM users WITH NO DATA;
 CREATE TEMP TABLE IF NOT EXISTS failed_incoming ON COMMIT DELETE ROWS
     AS SELECT {FAILED_COLUMNS} FROM failed_events WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS daily_incoming ON COMMIT DELETE ROWS
+    AS SELECT day, event_type, country, events, purchases, revenue FROM daily_stats WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS daily_users_incoming ON COMMIT DELETE ROWS
+    AS SELECT * FROM daily_stats_users WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS windows_incoming ON COMMIT DELETE ROWS
+    AS SELECT window_start, dimension, key, events, purchases, revenue FROM realtime_windows WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS window_users_incoming ON COMMIT DELETE ROWS
+    AS SELECT * FROM realtime_window_users WITH NO DATA;
+CREATE TEMP TABLE IF NOT EXISTS sessions_incoming ON COMMIT DELETE ROWS
+    AS SELECT * FROM sessions WITH NO DATA;
 """
 
 COPY_EVENTS = f"COPY events_incoming ({EVENT_COLUMNS}) FROM STDIN"
@@ -61,7 +71,81 @@ SELECT_OFFSETS = "SELECT partition, next_offset FROM consumer_offsets WHERE cons
 # Plain assignment, not GREATEST: if batches ever committed out of order, going back
 # means re-reading (harmless, writes are idempotent) where going forward could skip.
 UPSERT_OFFSET = """
-INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) VALUES (%s, %s, %s, %s)
+INSERT INTO consumer_offsets (consumer, topic, partition, next_offset, received_until) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (consumer, topic, partition) DO UPDATE
-SET next_offset = EXCLUDED.next_offset, updated_at = now()
+SET next_offset = EXCLUDED.next_offset,
+    received_until = GREATEST(consumer_offsets.received_until, EXCLUDED.received_until),
+    updated_at = now()
+"""
+
+COPY_DAILY = "COPY daily_incoming (day, event_type, country, events, purchases, revenue) FROM STDIN"
+COPY_DAILY_USERS = "COPY daily_users_incoming (day, event_type, country, user_id) FROM STDIN"
+
+# Totals add up; unique users rise by the (day, type, country, user) members new to the table.
+MERGE_DAILY = """
+WITH new_members AS (
+    INSERT INTO daily_stats_users SELECT * FROM daily_users_incoming
+    ON CONFLICT DO NOTHING
+    RETURNING day, event_type, country
+), new_users AS (
+    SELECT day, event_type, country, count(*) AS users FROM new_members GROUP BY 1, 2, 3
+)
+INSERT INTO daily_stats AS d (day, event_type, country, events, unique_users, purchases, revenue)
+SELECT i.day, i.event_type, i.country, i.events, coalesce(n.users, 0), i.purchases, i.revenue
+FROM daily_incoming i LEFT JOIN new_users n USING (day, event_type, country)
+ORDER BY 1, 2, 3
+ON CONFLICT (day, event_type, country) DO UPDATE SET
+    events = d.events + EXCLUDED.events,
+    unique_users = d.unique_users + EXCLUDED.unique_users,
+    purchases = d.purchases + EXCLUDED.purchases,
+    revenue = d.revenue + EXCLUDED.revenue
+"""
+
+COPY_WINDOWS = "COPY windows_incoming (window_start, dimension, key, events, purchases, revenue) FROM STDIN"
+COPY_WINDOW_USERS = "COPY window_users_incoming (window_start, user_id) FROM STDIN"
+
+# Same shape as MERGE_DAILY; active users live on each minute's 'all' row.
+MERGE_WINDOWS = """
+WITH new_members AS (
+    INSERT INTO realtime_window_users SELECT * FROM window_users_incoming
+    ON CONFLICT DO NOTHING
+    RETURNING window_start
+), new_users AS (
+    SELECT window_start, count(*) AS users FROM new_members GROUP BY 1
+)
+INSERT INTO realtime_windows AS w (window_start, dimension, key, events, purchases, revenue, active_users)
+SELECT i.window_start, i.dimension, i.key, i.events, i.purchases, i.revenue,
+       CASE WHEN i.dimension = 'all' THEN coalesce(n.users, 0) ELSE 0 END
+FROM windows_incoming i LEFT JOIN new_users n USING (window_start)
+ORDER BY 1, 2, 3
+ON CONFLICT (window_start, dimension, key) DO UPDATE SET
+    events = w.events + EXCLUDED.events,
+    purchases = w.purchases + EXCLUDED.purchases,
+    revenue = w.revenue + EXCLUDED.revenue,
+    active_users = w.active_users + EXCLUDED.active_users
+"""
+
+MERGE_RATE_BUCKETS = """
+INSERT INTO event_rate_buckets AS b (bucket_start, events)
+SELECT * FROM unnest(%s::timestamptz[], %s::bigint[]) ORDER BY 1
+ON CONFLICT (bucket_start) DO UPDATE SET events = b.events + EXCLUDED.events
+"""
+
+SELECT_NEAR_SESSIONS = """
+SELECT s.user_id, s.session_start, s.session_end, s.events
+FROM sessions s
+JOIN unnest(%s::varchar[], %s::timestamptz[], %s::timestamptz[]) AS span(user_id, low, high)
+  ON s.user_id = span.user_id AND s.session_start <= span.high AND s.session_end >= span.low
+"""
+
+DELETE_SESSIONS = """
+DELETE FROM sessions s USING unnest(%s::varchar[], %s::timestamptz[]) AS gone(user_id, session_start)
+WHERE s.user_id = gone.user_id AND s.session_start = gone.session_start
+"""
+
+COPY_SESSIONS = "COPY sessions_incoming (user_id, session_start, session_end, events) FROM STDIN"
+
+UPSERT_SESSIONS = """
+INSERT INTO sessions AS s SELECT * FROM sessions_incoming ORDER BY 1, 2
+ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.session_end, events = EXCLUDED.events
 """

@@ -59,12 +59,16 @@ events = Table(
     Column("source_topic", String(249)),
     Column("source_partition", Integer),
     Column("source_offset", BigInteger),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("late", Boolean, nullable=False, server_default=text("false")),
+    Column("future_clamped", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("anomaly_score BETWEEN 0 AND 1", name="anomaly_score_unit"),
     # The seed's indexes; user_id leads a composite so "a user's events, newest first" is one scan.
     Index(None, "user_id", "timestamp"),
     Index(None, "event_type"),
     Index(None, "timestamp"),
     Index(None, "country"),
+    Index(None, "source_topic", "source_partition", "source_offset"),  # replay reads in log order
 )
 
 users = Table(
@@ -97,6 +101,7 @@ failed_events = Table(
     Column("source_offset", BigInteger),
     Column("processor_version", String(64), nullable=False),
     Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True)),
     Index(None, "timestamp"),
     Index(None, "error_type"),
     # A record read twice from the log is dead-lettered once (NULL positions never collide).
@@ -123,6 +128,62 @@ consumer_offsets = Table(
     Column("topic", String(249), nullable=False),
     Column("partition", Integer, nullable=False),
     Column("next_offset", BigInteger, nullable=False),
+    Column("received_until", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("consumer", "topic", "partition"),
 )
+
+daily_stats_users = Table(
+    "daily_stats_users",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("user_id", String(50), nullable=False),
+    PrimaryKeyConstraint("day", "event_type", "country", "user_id"),
+)
+
+realtime_windows = Table(
+    "realtime_windows",
+    metadata,
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("dimension", String(16), nullable=False),  # all | event_type | country | device
+    Column("key", String(50), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("purchases", BigInteger, nullable=False),
+    Column("revenue", Numeric(18, 2), nullable=False),
+    Column("active_users", BigInteger, nullable=False, server_default=text("0")),  # on the 'all' row
+    PrimaryKeyConstraint("window_start", "dimension", "key"),
+)
+
+realtime_window_users = Table(
+    "realtime_window_users",
+    metadata,
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("user_id", String(50), nullable=False),
+    PrimaryKeyConstraint("window_start", "user_id"),
+)
+
+event_rate_buckets = Table(
+    "event_rate_buckets",
+    metadata,
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("bucket_start"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("user_id", String(50), nullable=False),
+    Column("session_start", DateTime(timezone=True), nullable=False),
+    Column("session_end", DateTime(timezone=True), nullable=False),
+    Column("events", Integer, nullable=False),
+    PrimaryKeyConstraint("user_id", "session_start"),
+    Index(None, "session_start"),
+)
+
+PROJECTION_TABLES = (
+    "users", "daily_stats", "daily_stats_users", "realtime_windows",
+    "realtime_window_users", "event_rate_buckets", "sessions",
+)  # fmt: skip

@@ -7,12 +7,18 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.projections import (
+    PostgresDailyStatsRepository,
+    PostgresSessionRepository,
+    PostgresWindowRepository,
+)
 from adapters.postgres.repositories import (
     PostgresDeadLetterRepository,
     PostgresEventRepository,
     PostgresOffsetRepository,
     PostgresUserRepository,
 )
+from adapters.postgres.tables import PROJECTION_TABLES
 
 
 class PostgresUnitOfWork:
@@ -31,7 +37,15 @@ class PostgresUnitOfWork:
         self.users = PostgresUserRepository(conn)
         self.dead_letters = PostgresDeadLetterRepository(conn)
         self.offsets = PostgresOffsetRepository(conn)
+        self.daily_stats = PostgresDailyStatsRepository(conn)
+        self.windows = PostgresWindowRepository(conn)
+        self.sessions = PostgresSessionRepository(conn)
         return self
+
+    def clear_projections(self) -> None:
+        assert self._connection is not None, "clear_projections() outside of `with`"
+        with translated_errors():
+            self._connection.exec_driver_sql(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
 
     def __exit__(self, *exc_info: object) -> None:
         conn, self._connection = self._connection, None

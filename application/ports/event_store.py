@@ -8,12 +8,16 @@ on top of an at-least-once log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Protocol, Self
 
 from application.messages import LogPosition, ReceivedEvent
 from domain.failures import FailedEvent
+from domain.sessions import Session
+from domain.stats import DailyStats
 from domain.users import User
+from domain.windows import DayKey, Totals, WindowKey
 
 
 class EventRepository(Protocol):
@@ -26,6 +30,10 @@ class EventRepository(Protocol):
 
     def count(self) -> int: ...
 
+    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
+        """Stored events ordered by (topic, partition, offset), after that position (keyset)."""
+        ...
+
 
 class UserRepository(Protocol):
     def apply(self, activity: Iterable[User]) -> None:
@@ -33,6 +41,10 @@ class UserRepository(Protocol):
         ...
 
     def get(self, user_id: str) -> User | None: ...
+
+    def get_many(self, user_ids: Iterable[str]) -> dict[str, User | None]:
+        """Stored profiles of these users (None for unknown ones)."""
+        ...
 
     def count(self) -> int: ...
 
@@ -48,6 +60,47 @@ class DeadLetterRepository(Protocol):
     def count(self) -> int: ...
 
     def latest(self, limit: int) -> list[FailedEvent]: ...
+
+    def pending_replay(self, error_type: str | None, limit: int) -> list[FailedEvent]:
+        """Dead letters (with their `id`) not replayed yet, oldest first."""
+        ...
+
+    def mark_replayed(self, ids: Sequence[int], at: datetime) -> None: ...
+
+
+class DailyStatsRepository(Protocol):
+    def add(self, totals: Mapping[DayKey, Totals], users: Iterable[tuple[date, str, str, str]]) -> None:
+        """Add per-day totals; each (day, type, country, user) raises unique_users once ever."""
+        ...
+
+    def all(self) -> list[DailyStats]: ...
+
+
+class WindowRepository(Protocol):
+    def add(
+        self,
+        minutes: Mapping[WindowKey, Totals],
+        minute_users: Iterable[tuple[datetime, str]],
+        rate_buckets: Mapping[datetime, int],
+    ) -> None:
+        """Add minute-window totals, active-user pairs (each counted once) and rate buckets."""
+        ...
+
+    def minute_rows(self) -> list[tuple]:
+        """Every (window_start, dimension, key, events, purchases, revenue, active_users) row, sorted."""
+        ...
+
+    def rate_rows(self) -> list[tuple[datetime, int]]: ...
+
+
+class SessionRepository(Protocol):
+    def near(self, spans: Mapping[str, tuple[datetime, datetime]]) -> dict[str, list[Session]]:
+        """Per user, the stored sessions that overlap the given (from, to) span."""
+        ...
+
+    def apply(self, upserts: Sequence[Session], deleted: Sequence[tuple[str, datetime]]) -> None: ...
+
+    def all(self) -> list[Session]: ...
 
 
 class OffsetRepository(Protocol):
@@ -66,7 +119,14 @@ class UnitOfWork(Protocol):
     events: EventRepository
     users: UserRepository
     dead_letters: DeadLetterRepository
+    daily_stats: DailyStatsRepository
+    windows: WindowRepository
+    sessions: SessionRepository
     offsets: OffsetRepository
+
+    def clear_projections(self) -> None:
+        """Empty every table derived from `events` (users, daily stats, windows, sessions)."""
+        ...
 
     def __enter__(self) -> Self: ...
 

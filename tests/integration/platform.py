@@ -22,7 +22,8 @@ from application.traffic import generate_events, partition_key, to_wire
 from domain.events import UserEvent
 
 _runs = itertools.count()
-START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 MALFORMED = [
     b"not json at all",
@@ -81,7 +82,7 @@ def produce_workload(env: dict[str, str], count: int, *, seed: int, retry_every:
     ensure_topics(config, {topic: 3})
     publisher = KafkaEventPublisher(config)
     workload = Workload()
-    for n, event in enumerate(generate_events(count, seed=seed, start=START, rate=2000.0), 1):
+    for n, event in enumerate(generate_events(count, seed=seed, start=_now(), rate=2000.0), 1):
         publisher.publish(topic, partition_key(event), to_wire(event))
         workload.valid.append(event)
         if n % retry_every == 0:  # a producer retry: same event, same key, again

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
-from application.ingest import record_batch
+from application.ingest import Recorder
 from tests.docker import NO_DOCKER_REASON, docker_available
 from tests.factories import T0, batch, make_event, received
 
@@ -21,7 +21,7 @@ def test_migrations_and_an_exactly_once_batch_on_the_postgres_image():
         upgrade_schema(engine)
         events = [received(make_event(), offset=i) for i in range(3)]
         for _ in range(2):  # the second time is a redelivery: nothing changes
-            record_batch(lambda: PostgresUnitOfWork(engine), batch(events), processor_version="tc", now=T0)
+            Recorder(lambda: PostgresUnitOfWork(engine), "tc")(batch(events), now=T0)
         with PostgresUnitOfWork(engine) as uow:
             assert uow.events.count() == 3
             assert uow.users.get("user_1").total_events == 3

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from application.decoding import MAX_STORED_RAW_BYTES, decode_batch, describe_payload
-from application.ingest import record_batch
+from application.ingest import Recorder
 from application.messages import BatchOutcome, LogPosition, RawMessage
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType
@@ -126,7 +126,18 @@ def test_position_is_just_past_the_last_record():
 
     decoded = decode(messages, consumer="ingest-group")
 
-    assert decoded.position == LogPosition("ingest-group", "user-events", 2, 503)
+    assert decoded.position == LogPosition("ingest-group", "user-events", 2, 503, received_until=NOW)
+
+
+def test_position_remembers_the_latest_receive_time_of_the_batch():
+    early, late = datetime(2026, 11, 27, 9, tzinfo=UTC), datetime(2026, 11, 27, 10, tzinfo=UTC)
+    stamps = [late, early]
+    messages = [
+        RawMessage("user-events", 0, i, None, payload(), timestamp_ms=int(t.timestamp() * 1000))
+        for i, t in enumerate(stamps)
+    ]
+
+    assert decode(messages).position.received_until == late
 
 
 def test_position_is_just_past_the_last_record_even_when_it_is_invalid():
@@ -195,7 +206,7 @@ def state() -> InMemoryState:
 
 
 def record(state: InMemoryState, ingest_batch, uow_class=InMemoryUnitOfWork) -> BatchOutcome:
-    return record_batch(lambda: uow_class(state), ingest_batch, processor_version=VERSION, now=NOW)
+    return Recorder(lambda: uow_class(state), VERSION)(ingest_batch, now=NOW)
 
 
 OFFSET_KEY = ("test-consumer", "user-events", 0)
@@ -224,7 +235,7 @@ def test_batch_stores_events_users_dead_letters_and_offset_in_one_go(state):
     assert state.users["alice"].total_purchases == 1
     assert state.users["alice"].total_spent == money("12.50")
     assert state.users["bob"].total_events == 1
-    assert state.dead_letters == [bad]
+    assert state.dead_letters == [bad.model_copy(update={"id": 1})]
     assert state.offsets == {OFFSET_KEY: 4}
 
 
@@ -382,7 +393,7 @@ def test_event_rejected_by_the_store_is_dead_lettered_and_the_rest_is_stored(sta
     assert dead.processor_version == VERSION
     assert "check constraint" in dead.error_reason
     assert json.loads(dead.raw_data)["user_id"] == "poison"
-    assert schema_failure in state.dead_letters
+    assert schema_failure.model_copy(update={"id": 1}) in state.dead_letters
 
 
 def test_poison_event_alone_does_not_block_the_partition(state):

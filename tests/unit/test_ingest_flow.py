@@ -9,7 +9,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from application.decoding import decode_batch
-from application.ingest import record_batch
+from application.ingest import Recorder
 from application.messages import BatchOutcome, RawMessage
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
@@ -37,7 +37,7 @@ def _wire(**overrides) -> bytes:
 
 def _run_into_store(batches, state: InMemoryState, partitions=(0, 1, 2)) -> None:
     def record(batch):
-        return record_batch(lambda: InMemoryUnitOfWork(state), batch, processor_version="test/1", now=NOW)
+        return Recorder(lambda: InMemoryUnitOfWork(state), "test/1")(batch, now=NOW)
 
     flow = build_ingest_flow(TestingSource(batches), StoreSink(list(partitions), record), decode=_decode)
     run_main(flow)

@@ -1,0 +1,100 @@
+"""Postgres repositories of the projections: daily stats, minute windows, sessions.
+
+Each batch arrives as deltas (already folded per key in Python), goes through COPY
+into a staging table and is merged by one set-based statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from adapters.postgres import sql
+from adapters.postgres.engine import translated_errors
+from adapters.postgres.repositories import _CopyingRepository
+from adapters.postgres.tables import daily_stats, event_rate_buckets, realtime_windows, sessions
+from domain.sessions import Session
+from domain.stats import DailyStats
+from domain.windows import DayKey, Totals, WindowKey
+
+
+class PostgresDailyStatsRepository(_CopyingRepository):
+    def add(self, totals: Mapping[DayKey, Totals], users: Iterable[tuple[date, str, str, str]]) -> None:
+        if not totals:
+            return
+        with translated_errors(), self._cursor() as cur:
+            with cur.copy(sql.COPY_DAILY) as copy:
+                for (day, event_type, country), t in totals.items():
+                    copy.write_row((day, event_type, country, t.events, t.purchases, t.revenue))
+            with cur.copy(sql.COPY_DAILY_USERS) as copy:
+                for member in users:
+                    copy.write_row(member)
+            cur.execute(sql.MERGE_DAILY)
+
+    def all(self) -> list[DailyStats]:
+        query = select(daily_stats).order_by(daily_stats.c.day, daily_stats.c.event_type, daily_stats.c.country)
+        with translated_errors():
+            return [DailyStats.model_validate(dict(r)) for r in self._conn.execute(query).mappings()]
+
+
+class PostgresWindowRepository(_CopyingRepository):
+    def add(
+        self,
+        minutes: Mapping[WindowKey, Totals],
+        minute_users: Iterable[tuple[datetime, str]],
+        rate_buckets: Mapping[datetime, int],
+    ) -> None:
+        if not minutes:
+            return
+        with translated_errors(), self._cursor() as cur:
+            with cur.copy(sql.COPY_WINDOWS) as copy:
+                for (start, dimension, key), t in minutes.items():
+                    copy.write_row((start, dimension, key, t.events, t.purchases, t.revenue))
+            with cur.copy(sql.COPY_WINDOW_USERS) as copy:
+                for member in minute_users:
+                    copy.write_row(member)
+            cur.execute(sql.MERGE_WINDOWS)
+            cur.execute(sql.MERGE_RATE_BUCKETS, (list(rate_buckets), list(rate_buckets.values())))
+
+    def minute_rows(self) -> list[tuple]:
+        w = realtime_windows.c
+        query = select(w.window_start, w.dimension, w.key, w.events, w.purchases, w.revenue, w.active_users)
+        with translated_errors():
+            return [tuple(r) for r in self._conn.execute(query.order_by(w.window_start, w.dimension, w.key))]
+
+    def rate_rows(self) -> list[tuple[datetime, int]]:
+        b = event_rate_buckets.c
+        with translated_errors():
+            return [tuple(r) for r in self._conn.execute(select(b.bucket_start, b.events).order_by(b.bucket_start))]
+
+
+class PostgresSessionRepository(_CopyingRepository):
+    def near(self, spans: Mapping[str, tuple[datetime, datetime]]) -> dict[str, list[Session]]:
+        if not spans:
+            return {}
+        users = list(spans)
+        params = (users, [spans[u][0] for u in users], [spans[u][1] for u in users])
+        with translated_errors(), self._cursor() as cur:
+            rows = cur.execute(sql.SELECT_NEAR_SESSIONS, params).fetchall()
+        out: dict[str, list[Session]] = {}
+        for user_id, start, end, events in rows:
+            out.setdefault(user_id, []).append(Session(user_id=user_id, start=start, end=end, events=events))
+        return out
+
+    def apply(self, upserts: Sequence[Session], deleted: Sequence[tuple[str, datetime]]) -> None:
+        with translated_errors(), self._cursor() as cur:
+            if deleted:
+                cur.execute(sql.DELETE_SESSIONS, ([u for u, _ in deleted], [s for _, s in deleted]))
+            if upserts:
+                with cur.copy(sql.COPY_SESSIONS) as copy:
+                    for s in upserts:
+                        copy.write_row((s.user_id, s.start, s.end, s.events))
+                cur.execute(sql.UPSERT_SESSIONS)
+
+    def all(self) -> list[Session]:
+        c = sessions.c
+        query = select(c.user_id, c.session_start, c.session_end, c.events).order_by(c.user_id, c.session_start)
+        with translated_errors():
+            return [Session(user_id=u, start=s, end=e, events=n) for u, s, e, n in self._conn.execute(query)]

@@ -1,0 +1,68 @@
+"""Derived fields analytics needs on each processed event, as pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from domain.country_zones import COUNTRY_ZONE
+from domain.events import EventType, UserEvent
+from domain.sessions import Placement
+from domain.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    local_day: date  # in the country's main time zone
+    local_hour: int
+    is_new_user: bool  # the first event the platform has of this user
+    is_first_purchase: bool  # the user's first purchase
+    session_start: datetime | None  # None for late events, which sessions leave out
+    session_event_number: int | None  # 1 for the event that opened its session
+
+
+@lru_cache(maxsize=512)
+def _zone(country: str) -> ZoneInfo:
+    return ZoneInfo(COUNTRY_ZONE.get(country, "UTC"))
+
+
+def local_time(event_time: datetime, country: str) -> tuple[date, int]:
+    """Day and hour where the user is, taking the country's main time zone."""
+    local = event_time.astimezone(_zone(country))
+    return local.date(), local.hour
+
+
+def enrich(
+    events: Sequence[tuple[UserEvent, datetime]],
+    known_users: Mapping[str, User | None],
+    placements: Sequence[Placement | None],
+) -> list[Enrichment]:
+    """Enrich newly stored events, in processing order.
+
+    `known_users` is each user's profile before these events; `placements` gives each
+    event's session (None for late events), aligned with `events`.
+    """
+    seen: set[str] = {user_id for user_id, user in known_users.items() if user is not None}
+    purchased: set[str] = {u for u, user in known_users.items() if user is not None and user.total_purchases > 0}
+    out = []
+    for (event, event_time), placement in zip(events, placements, strict=True):
+        is_new = event.user_id not in seen
+        seen.add(event.user_id)
+        first_purchase = event.event_type == EventType.PURCHASE and event.user_id not in purchased
+        if first_purchase:
+            purchased.add(event.user_id)
+        day, hour = local_time(event_time, event.country)
+        out.append(
+            Enrichment(
+                local_day=day,
+                local_hour=hour,
+                is_new_user=is_new,
+                is_first_purchase=first_purchase,
+                session_start=placement.session_start if placement else None,
+                session_event_number=placement.event_number if placement else None,
+            )
+        )
+    return out

@@ -1,0 +1,81 @@
+"""Sessionization: a user's (on-time) events split wherever they pause longer than a gap.
+
+A session is an island of event times where consecutive events are at most `gap`
+apart. Islands do not depend on arrival order: an event that lands between two
+sessions joins (and may bridge) them. `place_in_sessions` folds new events into the
+sessions already known and says what changed, for the store to apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_SESSION_GAP = timedelta(minutes=30)
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    start: datetime
+    end: datetime
+    events: int
+
+    @property
+    def bounce(self) -> bool:
+        """A one-event session: the visitor left without a second interaction."""
+        return self.events == 1
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one event landed: its session (by start) and its number within it so far."""
+
+    session_start: datetime
+    event_number: int
+
+
+@dataclass
+class SessionChanges:
+    placements: list[Placement] = field(default_factory=list)
+    upserts: list[Session] = field(default_factory=list)
+    deleted: list[tuple[str, datetime]] = field(default_factory=list)  # (user, start) of replaced sessions
+
+
+def place_in_sessions(
+    known: Mapping[str, Iterable[Session]],
+    timed: Iterable[tuple[str, datetime]],
+    gap: timedelta = DEFAULT_SESSION_GAP,
+) -> SessionChanges:
+    """Add `(user_id, event_time)` points, in processing order, to the users' sessions.
+
+    `known` must hold every stored session of those users that lies within `gap` of
+    one of the new points (the store loads exactly those).
+    """
+    working = {user: sorted(sessions, key=lambda s: s.start) for user, sessions in known.items()}
+    changes = SessionChanges()
+    for user_id, moment in timed:
+        sessions = working.setdefault(user_id, [])
+        near = [s for s in sessions if s.start - gap <= moment <= s.end + gap]
+        merged = Session(
+            user_id=user_id,
+            start=min([moment, *(s.start for s in near)]),
+            end=max([moment, *(s.end for s in near)]),
+            events=1 + sum(s.events for s in near),
+        )
+        sessions[:] = sorted([s for s in sessions if s not in near] + [merged], key=lambda s: s.start)
+        changes.placements.append(Placement(merged.start, merged.events))
+    for user_id, sessions in working.items():
+        before = {s.start: s for s in known.get(user_id, ())}
+        after = {s.start: s for s in sessions}
+        changes.upserts += [s for start, s in after.items() if before.get(start) != s]
+        changes.deleted += [(user_id, start) for start in before if start not in after]
+    return changes
