@@ -73,7 +73,7 @@ def apply_projections(uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: Timi
     """
     timed = [(r.event, r.event_time) for r in new]
     on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
-    uow.users.apply(user_activity(r.event for r in new).values())
+    uow.users.apply(user_activity([r.event for r in new], [r.event_time for r in new]).values())
     uow.daily_stats.add(daily_totals(timed), daily_users(timed))
     if not on_time:
         return [None] * len(new)

@@ -1,7 +1,8 @@
-"""Each country's main IANA time zone (the first listed for it in the tz database).
+"""Each country's main IANA time zone, for the local day and hour of an event.
 
-Used for the local day and hour of an event; countries spanning several zones get
-their most populous or capital zone, which is the tz database's own first choice.
+Generated from the tz database's country table (its first zone per country), then
+corrected by hand where that first zone is not where most people live: AU Sydney,
+BR Sao Paulo, CA Toronto, RU Moscow, UA Kyiv, UZ Tashkent, FM Pohnpei, PS Hebron.
 """
 
 COUNTRY_ZONE: dict[str, str] = {
@@ -17,7 +18,7 @@ COUNTRY_ZONE: dict[str, str] = {
     "AR": "America/Argentina/Buenos_Aires",
     "AS": "Pacific/Pago_Pago",
     "AT": "Europe/Vienna",
-    "AU": "Australia/Lord_Howe",
+    "AU": "Australia/Sydney",
     "AW": "America/Aruba",
     "AX": "Europe/Mariehamn",
     "AZ": "Asia/Baku",
@@ -35,13 +36,13 @@ COUNTRY_ZONE: dict[str, str] = {
     "BN": "Asia/Brunei",
     "BO": "America/La_Paz",
     "BQ": "America/Kralendijk",
-    "BR": "America/Noronha",
+    "BR": "America/Sao_Paulo",
     "BS": "America/Nassau",
     "BT": "Asia/Thimphu",
     "BW": "Africa/Gaborone",
     "BY": "Europe/Minsk",
     "BZ": "America/Belize",
-    "CA": "America/St_Johns",
+    "CA": "America/Toronto",
     "CC": "Indian/Cocos",
     "CD": "Africa/Kinshasa",
     "CF": "Africa/Bangui",
@@ -76,7 +77,7 @@ COUNTRY_ZONE: dict[str, str] = {
     "FI": "Europe/Helsinki",
     "FJ": "Pacific/Fiji",
     "FK": "Atlantic/Stanley",
-    "FM": "Pacific/Chuuk",
+    "FM": "Pacific/Pohnpei",
     "FO": "Atlantic/Faroe",
     "FR": "Europe/Paris",
     "GA": "Africa/Libreville",
@@ -185,7 +186,7 @@ COUNTRY_ZONE: dict[str, str] = {
     "PM": "America/Miquelon",
     "PN": "Pacific/Pitcairn",
     "PR": "America/Puerto_Rico",
-    "PS": "Asia/Gaza",
+    "PS": "Asia/Hebron",
     "PT": "Europe/Lisbon",
     "PW": "Pacific/Palau",
     "PY": "America/Asuncion",
@@ -193,7 +194,7 @@ COUNTRY_ZONE: dict[str, str] = {
     "RE": "Indian/Reunion",
     "RO": "Europe/Bucharest",
     "RS": "Europe/Belgrade",
-    "RU": "Europe/Kaliningrad",
+    "RU": "Europe/Moscow",
     "RW": "Africa/Kigali",
     "SA": "Asia/Riyadh",
     "SB": "Pacific/Guadalcanal",
@@ -232,12 +233,12 @@ COUNTRY_ZONE: dict[str, str] = {
     "TV": "Pacific/Funafuti",
     "TW": "Asia/Taipei",
     "TZ": "Africa/Dar_es_Salaam",
-    "UA": "Europe/Simferopol",
+    "UA": "Europe/Kyiv",
     "UG": "Africa/Kampala",
     "UM": "Pacific/Midway",
     "US": "America/New_York",
     "UY": "America/Montevideo",
-    "UZ": "Asia/Samarkand",
+    "UZ": "Asia/Tashkent",
     "VA": "Europe/Vatican",
     "VC": "America/St_Vincent",
     "VE": "America/Caracas",

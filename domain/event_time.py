@@ -16,7 +16,7 @@ every decision independently:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 DEFAULT_ALLOWED_LATENESS = timedelta(minutes=5)
 DEFAULT_MAX_FUTURE = timedelta(minutes=5)
@@ -37,7 +37,9 @@ def event_timing(
     allowed_lateness: timedelta = DEFAULT_ALLOWED_LATENESS,
     max_future: timedelta = DEFAULT_MAX_FUTURE,
 ) -> EventTiming:
-    """The event time of one event and its late/clamped flags (see the module rules)."""
+    """The event time (UTC) of one event and its late/clamped flags (see the module rules)."""
+    # UTC first: wall-clock arithmetic in a named zone is off by an hour around DST folds.
+    timestamp, received_at = timestamp.astimezone(UTC), received_at.astimezone(UTC)
     corrected = timestamp + (received_at - sent_at) if sent_at is not None else timestamp
     clamped = corrected > received_at + max_future
     if clamped:

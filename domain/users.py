@@ -30,18 +30,21 @@ class User(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def user_activity(events: Iterable[UserEvent]) -> dict[str, User]:
+def user_activity(events: Iterable[UserEvent], event_times: Iterable[datetime] | None = None) -> dict[str, User]:
     """Fold events (in stream order) into one partial profile per user.
 
-    The result is what these events alone say; `merge_user` adds it to what was
-    known before. Ties on timestamp go to the later event in the stream.
+    Times are the events' `timestamp`s, or their event times (skew-corrected and
+    clamped, see `domain.event_time`) when `event_times` is given, aligned with
+    `events`. The result is what these events alone say; `merge_user` adds it to
+    what was known before. Ties on time go to the later event in the stream.
     """
+    events = list(events)
+    times = list(event_times) if event_times is not None else [e.timestamp for e in events]
     # A plain list per user on the hot path; frozen models are built once at the end.
     acc: dict[str, list[Any]] = {}
-    for event in events:
+    for event, ts in zip(events, times, strict=True):
         is_purchase = event.event_type == EventType.PURCHASE
         spent = event.value if is_purchase and event.value is not None else _ZERO
-        ts = event.timestamp
         row = acc.get(event.user_id)
         if row is None:
             acc[event.user_id] = [ts, ts, 1, int(is_purchase), spent, event.country]

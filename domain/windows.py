@@ -22,8 +22,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def window_start(moment: datetime, size: timedelta) -> datetime:
-    """The start of the `size`-long window (aligned to the epoch) that holds `moment`."""
-    return moment - ((moment - _EPOCH) % size)
+    """The start (UTC) of the `size`-long window, aligned to the epoch, that holds `moment`."""
+    # In UTC first: arithmetic on a named zone's wall clock is off by an hour around DST folds.
+    utc = moment.astimezone(UTC)
+    return utc - ((utc - _EPOCH) % size)
 
 
 @dataclass

@@ -13,9 +13,10 @@ from sqlalchemy import Engine, text
 
 from adapters.embedded.postgres import EmbeddedPostgres
 from adapters.postgres.engine import create_database, create_postgres_engine, upgrade_schema
+from adapters.postgres.tables import PROJECTION_TABLES
 from tests.docker import docker_available
 
-_TABLES = "events, users, failed_events, daily_stats, consumer_offsets"
+_TABLES = "events, failed_events, consumer_offsets, " + ", ".join(PROJECTION_TABLES)
 
 
 class _ServerFromUrl:

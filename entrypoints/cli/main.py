@@ -10,7 +10,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from entrypoints.cli import bench_command, ingest_commands, service_commands  # noqa: E402
+from entrypoints.cli import bench_command, ingest_commands, replay_commands, service_commands  # noqa: E402
 
 app = typer.Typer(
     name="analytics",
@@ -22,6 +22,7 @@ app = typer.Typer(
 service_commands.register(app)
 ingest_commands.register(app)
 bench_command.register(app)
+replay_commands.register(app)
 
 if __name__ == "__main__":
     app()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -75,14 +75,36 @@ def start_analytics(*args: str, env: dict[str, str], log: Path) -> subprocess.Po
         )
 
 
-def produce_workload(env: dict[str, str], count: int, *, seed: int, retry_every: int = 500, bad_every: int = 400) -> Workload:
-    """`count` generated events, some sent twice (retries), malformed records mixed in."""
+def _shift_time(event: UserEvent, n: int) -> UserEvent:
+    """Every kind of clock trouble, in turn: late by 2 h, 2 h in the future, a client clock 3 h slow."""
+    kind = n % 3
+    if kind == 0:
+        return event.model_copy(update={"timestamp": event.timestamp - timedelta(hours=2)})
+    if kind == 1:
+        return event.model_copy(update={"timestamp": event.timestamp + timedelta(hours=2)})
+    slow = timedelta(hours=3)
+    return event.model_copy(update={"timestamp": event.timestamp - slow, "sent_at": event.timestamp - slow})
+
+
+def produce_workload(
+    env: dict[str, str],
+    count: int,
+    *,
+    seed: int,
+    retry_every: int = 500,
+    bad_every: int = 400,
+    shift_every: int | None = None,
+) -> Workload:
+    """`count` generated events, some sent twice (retries), malformed records mixed in,
+    and with `shift_every`, late, far-future and clock-skewed events too."""
     topic = env["ANALYTICS_KAFKA_EVENTS_TOPIC"]
     config = {"bootstrap.servers": env["ANALYTICS_KAFKA_BOOTSTRAP"]}
     ensure_topics(config, {topic: 3})
     publisher = KafkaEventPublisher(config)
     workload = Workload()
     for n, event in enumerate(generate_events(count, seed=seed, start=_now(), rate=2000.0), 1):
+        if shift_every and n % shift_every == 0:
+            event = _shift_time(event, n // shift_every)
         publisher.publish(topic, partition_key(event), to_wire(event))
         workload.valid.append(event)
         if n % retry_every == 0:  # a producer retry: same event, same key, again
@@ -96,15 +118,17 @@ def produce_workload(env: dict[str, str], count: int, *, seed: int, retry_every:
     return workload
 
 
-def expected_users(events: list[UserEvent]) -> dict[str, tuple]:
-    """The users table computed without the product's code: plain dictionaries."""
+def expected_users(events: list[UserEvent], event_times: dict[str, datetime] | None = None) -> dict[str, tuple]:
+    """The users table computed without the product's code: plain dictionaries.
+
+    Times are the events' timestamps, or their event times by id when given."""
     users: dict[str, dict] = {}
     for e in events:
-        u = users.setdefault(e.user_id, {"first": e.timestamp, "last": e.timestamp, "n": 0, "buys": 0,
-                                         "spent": 0, "country": e.country})
-        u["first"] = min(u["first"], e.timestamp)
-        if e.timestamp >= u["last"]:
-            u["last"], u["country"] = e.timestamp, e.country
+        t = event_times[str(e.event_id)] if event_times else e.timestamp
+        u = users.setdefault(e.user_id, {"first": t, "last": t, "n": 0, "buys": 0, "spent": 0, "country": e.country})
+        u["first"] = min(u["first"], t)
+        if t >= u["last"]:
+            u["last"], u["country"] = t, e.country
         u["n"] += 1
         if e.event_type == "purchase":
             u["buys"] += 1
@@ -130,6 +154,10 @@ class Database:
         )
         return {r[0]: r[1:] for r in rows}
 
+    def event_times(self) -> dict[str, datetime]:
+        """Each stored event's event time (an input of the users projection), by id."""
+        return dict(self.rows("SELECT event_id::text, event_time FROM events"))
+
     def wait_for(self, sql: str, target: int, timeout: float = 120) -> int:
         deadline = time.monotonic() + timeout
         while (value := self.scalar(sql)) < target and time.monotonic() < deadline:
@@ -139,6 +167,6 @@ class Database:
 
 EVENT_COLUMNS = (
     "event_id, user_id, session_id, event_type, timestamp, device, country, value, data, sent_at, "
-    "received_at, source_topic, source_partition, source_offset"
+    "received_at, source_topic, source_partition, source_offset, event_time, late, future_clamped"
 )
 FAILED_COLUMNS = "event_id, error_type, error_reason, raw_data, raw_encoding, source_topic, source_partition, source_offset"

@@ -6,6 +6,7 @@ import signal
 
 import pytest
 
+from tests.integration.expected import stored_projections
 from tests.integration.platform import (
     EVENT_COLUMNS,
     FAILED_COLUMNS,
@@ -24,6 +25,7 @@ COUNT = 30_000
 
 def _tables(db: Database) -> dict[str, object]:
     return {
+        **stored_projections(db),
         "events": db.rows(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY event_id"),
         "users": db.users(),
         "failed_events": db.rows(f"SELECT {FAILED_COLUMNS} FROM failed_events ORDER BY source_partition, source_offset"),
@@ -41,7 +43,7 @@ def test_kill_9_twice_mid_stream_then_restart_equals_an_uninterrupted_run(
     upgrade_schema(create_postgres_engine(steady_url, pool_size=1))
     # Small batches: many commits, so a kill lands between and inside transactions.
     env = platform_env(kafka_bootstrap, crashed_url, tmp_path, ANALYTICS_PROCESSOR_BATCH_SIZE="300")
-    workload = produce_workload(env, COUNT, seed=23)
+    workload = produce_workload(env, COUNT, seed=23, shift_every=41)
 
     crashed = Database(crashed_url)
     stored = "SELECT count(*) FROM events"
@@ -58,5 +60,5 @@ def test_kill_9_twice_mid_stream_then_restart_equals_an_uninterrupted_run(
 
     crashed_tables, steady_tables = _tables(crashed), _tables(Database(steady_url))
     assert len(crashed_tables["events"]) == COUNT
-    assert crashed_tables["users"] == expected_users(workload.valid)
+    assert crashed_tables["users"] == expected_users(workload.valid, crashed.event_times())
     assert crashed_tables == steady_tables

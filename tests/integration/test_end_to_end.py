@@ -19,7 +19,7 @@ def test_every_record_is_stored_once_or_dead_lettered(kafka_bootstrap, database_
     db = Database(database_url)
     assert db.scalar("SELECT count(*) FROM events") == len(workload.valid) == 20_000
     assert db.scalar("SELECT count(*) FROM failed_events") == workload.malformed == 50
-    assert db.users() == expected_users(workload.valid)
+    assert db.users() == expected_users(workload.valid, db.event_times())
     kinds = dict(db.rows("SELECT error_type, count(*) FROM failed_events GROUP BY 1"))
     assert kinds == {"deserialize": 30, "schema": 20}
     # every offset of every partition accounted for: stored, a retry, or dead-lettered
@@ -51,7 +51,7 @@ def test_two_processes_share_the_partitions_and_store_everything_once(kafka_boot
     db = Database(database_url)
     assert db.scalar("SELECT count(*) FROM events") == len(workload.valid)
     assert db.scalar("SELECT count(*) FROM failed_events") == workload.malformed
-    assert db.users() == expected_users(workload.valid)
+    assert db.users() == expected_users(workload.valid, db.event_times())
     assert db.scalar("SELECT count(*) FROM consumer_offsets") == 3
 
 
