@@ -148,6 +148,11 @@ class Database:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(text(sql)).all()]
 
+    def execute(self, sql: str) -> None:
+        """A write, committed."""
+        with self.engine.begin() as conn:
+            conn.execute(text(sql))
+
     def users(self) -> dict[str, tuple]:
         rows = self.rows(
             "SELECT user_id, first_seen, last_seen, total_events, total_purchases, total_spent, country FROM users"

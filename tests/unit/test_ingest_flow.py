@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bytewax.testing import TestingSink, TestingSource, run_main
 
@@ -93,3 +93,36 @@ def test_store_sink_retries_while_storage_is_unavailable():
     run_main(build_ingest_flow(TestingSource([_records(0, [_wire()])]), sink, decode=_decode))
     assert attempts == [1, 1, 1]
     assert seen == [BatchOutcome(stored=1, duplicates=0, failed=0)]
+
+
+def _at(event_time: datetime, received: datetime, partition: int, offset: int, **overrides) -> RawMessage:
+    payload = _wire(timestamp=event_time.isoformat(), **overrides)
+    return RawMessage("user-events", partition, offset, b"k", payload, int(received.timestamp() * 1000))
+
+
+def test_out_of_order_and_late_events_land_in_the_right_windows_and_sessions():
+    t = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    batches = [
+        [
+            _at(t + 2 * minute, t + 2 * minute, 0, 0, user_id="a"),
+            _at(t + 1 * minute, t + 2 * minute, 0, 1, user_id="a"),  # out of order, on time
+            _at(t - 10 * minute, t + 2 * minute, 0, 2, user_id="a"),  # 12 min behind: late
+        ],
+        [_at(t + 40 * minute, t + 40 * minute, 0, 3, user_id="a")],  # beyond the session gap
+        [_at(t + 20 * minute, t + 21 * minute, 0, 4, user_id="a")],  # bridges the two sessions
+    ]
+    state = InMemoryState()
+    _run_into_store(batches, state)
+
+    windows = InMemoryUnitOfWork(state)
+    with windows as uow:
+        per_minute = {row[0]: row[3] for row in uow.windows.minute_rows() if row[1] == "all"}
+        sessions = uow.sessions.all()
+        daily = uow.daily_stats.all()
+    assert per_minute == {t + minute: 1, t + 2 * minute: 1, t + 20 * minute: 1, t + 40 * minute: 1}
+    assert [(s.start, s.end, s.events) for s in sessions] == [(t + minute, t + 40 * minute, 4)]
+    assert sum(d.events for d in daily) == 5, "late events still count in daily stats"
+    assert [r.timing.late for r in sorted(state.events.values(), key=lambda r: r.offset)] == [
+        False, False, True, False, False,
+    ]
