@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules
+from application.ports.event_log import ProcessedEventPublisher
 from application.ports.event_store import UnitOfWork
-from application.processed import ProcessedEvent, processed_event
+from application.processed import ProcessedEvent
 from domain.enrichment import enrich
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType, FailedEvent
 from domain.sessions import Placement, place_in_sessions
-from domain.users import user_activity
+from domain.users import UserHistory, history_before, user_activity
 from domain.windows import daily_totals, daily_users, minute_users, minute_windows, rate_buckets
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
-PublishProcessed = Callable[[Sequence[ProcessedEvent]], None]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Recorder:
     start_unit_of_work: UnitOfWorkFactory
     processor_version: str
     rules: TimingRules = TimingRules()
-    publish: PublishProcessed | None = None
+    publisher: ProcessedEventPublisher | None = None
 
     def __call__(self, batch: IngestBatch, now: datetime) -> BatchOutcome:
         return record_batch(self, batch, now=now)
@@ -56,27 +56,33 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
 def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
     new = uow.events.add_new(events)
     if new:
-        known_users = uow.users.get_many({r.event.user_id for r in new}) if recorder.publish else {}
-        placements = apply_projections(uow, new, recorder.rules)
-        if recorder.publish:
+        history, placements = apply_projections(uow, new, recorder.rules)
+        if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
-            enrichments = enrich(timed, known_users, placements)
-            recorder.publish([processed_event(r, e) for r, e in zip(new, enrichments, strict=True)])
+            enrichments = enrich(timed, history, placements)
+            recorder.publisher.publish_processed(
+                [ProcessedEvent(r, e) for r, e in zip(new, enrichments, strict=True)]
+            )
     return len(new)
 
 
-def apply_projections(uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules) -> list[Placement | None]:
-    """Feed newly stored events (in log order) to every projection; return each one's session.
+def apply_projections(
+    uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules
+) -> tuple[dict[str, UserHistory], list[Placement | None]]:
+    """Feed newly stored events (in log order) to every projection.
 
-    Late events count in users and daily stats but not in minute windows or sessions,
+    Returns each user's history before these events and each event's session. Late
+    events count in users and daily stats but not in minute windows or sessions,
     which closed before they came (see `domain.event_time`).
     """
     timed = [(r.event, r.event_time) for r in new]
     on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
-    uow.users.apply(user_activity([r.event for r in new], [r.event_time for r in new]).values())
+    activity = user_activity([e for e, _ in timed], [t for _, t in timed])
+    after = uow.users.apply(activity.values())
+    history = {user_id: history_before(after[user_id], partial) for user_id, partial in activity.items()}
     uow.daily_stats.add(daily_totals(timed), daily_users(timed))
     if not on_time:
-        return [None] * len(new)
+        return history, [None] * len(new)
     uow.windows.add(minute_windows(on_time), minute_users(on_time), rate_buckets(on_time))
     spans: dict[str, tuple[datetime, datetime]] = {}
     for event, moment in on_time:
@@ -87,7 +93,7 @@ def apply_projections(uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: Timi
     changes = place_in_sessions(known, [(e.user_id, t) for e, t in on_time], gap)
     uow.sessions.apply(changes.upserts, changes.deleted)
     placed = iter(changes.placements)
-    return [None if r.timing.late else next(placed) for r in new]
+    return history, [None if r.timing.late else next(placed) for r in new]
 
 
 def _record_one_by_one(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:

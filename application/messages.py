@@ -34,6 +34,7 @@ class ReceivedEvent:
     offset: int
     received_at: datetime
     timing: EventTiming
+    raw: bytes | None = None  # the payload as received (valid JSON), when at hand
 
     @property
     def event_time(self) -> datetime:

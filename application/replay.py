@@ -30,11 +30,9 @@ def rebuild_projections(
     done = 0
     with start_unit_of_work() as uow:
         uow.clear_projections()
-        after = None
-        while page := uow.events.in_log_order(after, REPLAY_PAGE):
+        for page in uow.events.in_log_order(REPLAY_PAGE):
             apply_projections(uow, page, rules)
             done += len(page)
-            after = (page[-1].topic, page[-1].partition, page[-1].offset)
             on_progress(done)
         uow.commit()
     return done

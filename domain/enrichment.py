@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from domain.country_zones import COUNTRY_ZONE
 from domain.events import EventType, UserEvent
 from domain.sessions import Placement
-from domain.users import User
+from domain.users import UserHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +37,16 @@ def local_time(event_time: datetime, country: str) -> tuple[date, int]:
 
 def enrich(
     events: Sequence[tuple[UserEvent, datetime]],
-    known_users: Mapping[str, User | None],
+    history: Mapping[str, UserHistory | None],
     placements: Sequence[Placement | None],
 ) -> list[Enrichment]:
     """Enrich newly stored events, in processing order.
 
-    `known_users` is each user's profile before these events; `placements` gives each
-    event's session (None for late events), aligned with `events`.
+    `history` says what each user had done before these events (missing or None: nothing);
+    `placements` gives each event's session (None for late events), aligned with `events`.
     """
-    seen: set[str] = {user_id for user_id, user in known_users.items() if user is not None}
-    purchased: set[str] = {u for u, user in known_users.items() if user is not None and user.total_purchases > 0}
+    seen: set[str] = {user_id for user_id, h in history.items() if h is not None and h.seen}
+    purchased: set[str] = {user_id for user_id, h in history.items() if h is not None and h.purchased}
     out = []
     for (event, event_time), placement in zip(events, placements, strict=True):
         is_new = event.user_id not in seen

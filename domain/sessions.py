@@ -60,22 +60,26 @@ def place_in_sessions(
     `known` must hold every stored session of those users that lies within `gap` of
     one of the new points (the store loads exactly those).
     """
-    working = {user: sorted(sessions, key=lambda s: s.start) for user, sessions in known.items()}
+    # [start, end, events] lists on the hot path (per event); models only for what changed.
+    working = {user: sorted([s.start, s.end, s.events] for s in sessions) for user, sessions in known.items()}
     changes = SessionChanges()
     for user_id, moment in timed:
         sessions = working.setdefault(user_id, [])
-        near = [s for s in sessions if s.start - gap <= moment <= s.end + gap]
-        merged = Session(
-            user_id=user_id,
-            start=min([moment, *(s.start for s in near)]),
-            end=max([moment, *(s.end for s in near)]),
-            events=1 + sum(s.events for s in near),
-        )
-        sessions[:] = sorted([s for s in sessions if s not in near] + [merged], key=lambda s: s.start)
-        changes.placements.append(Placement(merged.start, merged.events))
+        near = [s for s in sessions if s[0] - gap <= moment <= s[1] + gap]
+        if len(near) == 1:  # the common case: the event continues a session
+            merged = near[0]
+            merged[0], merged[1], merged[2] = min(merged[0], moment), max(merged[1], moment), merged[2] + 1
+        else:  # a new session, or a bridge between sessions
+            merged = [min([moment, *(n[0] for n in near)]), max([moment, *(n[1] for n in near)]),
+                      1 + sum(n[2] for n in near)]  # fmt: skip
+            sessions[:] = sorted([s for s in sessions if not any(s is n for n in near)] + [merged])
+        changes.placements.append(Placement(merged[0], merged[2]))
     for user_id, sessions in working.items():
         before = {s.start: s for s in known.get(user_id, ())}
-        after = {s.start: s for s in sessions}
-        changes.upserts += [s for start, s in after.items() if before.get(start) != s]
+        after = {start: (end, events) for start, end, events in sessions}
+        for start, (end, events) in after.items():
+            old = before.get(start)
+            if old is None or (old.end, old.events) != (end, events):
+                changes.upserts.append(Session(user_id=user_id, start=start, end=end, events=events))
         changes.deleted += [(user_id, start) for start in before if start not in after]
     return changes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,13 @@ from domain.events import EventType, UserEvent
 
 
 _ZERO = Decimal(0)
+
+
+class UserHistory(NamedTuple):
+    """What mattered about a user before some events: for first-time and first-purchase flags."""
+
+    seen: bool
+    purchased: bool
 
 
 class User(BaseModel):
@@ -85,4 +92,12 @@ def merge_user(known: User | None, activity: User) -> User:
             "total_spent": known.total_spent + activity.total_spent,
             "country": activity.country if latest else known.country,
         }
+    )
+
+
+def history_before(after: User, activity: User) -> UserHistory:
+    """The user's history before `activity` was merged into the profile now `after`."""
+    return UserHistory(
+        seen=after.total_events > activity.total_events,
+        purchased=after.total_purchases > activity.total_purchases,
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from domain.events import EventType, UserEvent
 
@@ -19,6 +20,7 @@ RATE_BUCKET = timedelta(seconds=10)  # rolling rates are sums of these buckets
 ROLLING_RATE_SPAN = timedelta(minutes=5)
 DIMENSIONS = ("all", "event_type", "country", "device")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS = {n: timedelta(seconds=n) for n in (10, 60, 86_400)}
 
 
 def window_start(moment: datetime, size: timedelta) -> datetime:
@@ -26,6 +28,27 @@ def window_start(moment: datetime, size: timedelta) -> datetime:
     # In UTC first: arithmetic on a named zone's wall clock is off by an hour around DST folds.
     utc = moment.astimezone(UTC)
     return utc - ((utc - _EPOCH) % size)
+
+
+@lru_cache(maxsize=65536)
+def _start_of(index: int, seconds: int) -> datetime:
+    return datetime.fromtimestamp(index * seconds, UTC)
+
+
+def _bucket(moment: datetime, seconds: int) -> datetime:
+    """`window_start` for whole-second sizes, cached: the folds call it per event.
+
+    Exact integer arithmetic on microseconds (a float timestamp can round 59.999999 up)."""
+    return _start_of((moment - _EPOCH) // _SECONDS[seconds], seconds)
+
+
+@lru_cache(maxsize=4096)
+def _utc_day(day_index: int) -> date:
+    return _start_of(day_index, 86_400).date()
+
+
+def _day(moment: datetime) -> date:
+    return _utc_day((moment - _EPOCH) // _SECONDS[86_400])
 
 
 @dataclass
@@ -49,42 +72,62 @@ DayKey = tuple[date, str, str]  # (UTC day, event_type, country)
 
 def minute_windows(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[WindowKey, Totals]:
     """Per minute: totals over all events and by event type, country and device."""
-    out: dict[WindowKey, Totals] = {}
+    # Plain lists on the hot path (this runs per event); Totals are built once per key.
+    acc: dict[WindowKey, list] = {}
+    minute_s = int(MINUTE.total_seconds())
     for event, event_time in timed:
-        minute = window_start(event_time, MINUTE)
-        for dimension, key in (
-            ("all", "all"),
-            ("event_type", event.event_type.value),
-            ("country", event.country),
-            ("device", event.device.value),
+        minute = _bucket(event_time, minute_s)
+        purchase = event.event_type is EventType.PURCHASE
+        revenue = (event.value or 0) if purchase else 0
+        for key in (
+            (minute, "all", "all"),
+            (minute, "event_type", event.event_type),  # StrEnum members are the strings
+            (minute, "country", event.country),
+            (minute, "device", event.device),
         ):
-            out.setdefault((minute, dimension, key), Totals()).add(event)
-    return out
+            row = acc.get(key)
+            if row is None:
+                acc[key] = [1, int(purchase), revenue]
+            else:
+                row[0] += 1
+                row[1] += purchase
+                row[2] += revenue
+    return {key: Totals(n, p, Decimal(r)) for key, (n, p, r) in acc.items()}
 
 
 def minute_users(timed: Iterable[tuple[UserEvent, datetime]]) -> set[tuple[datetime, str]]:
     """(minute, user) pairs: the store counts each pair once, for exact active users."""
-    return {(window_start(t, MINUTE), e.user_id) for e, t in timed}
+    minute_s = int(MINUTE.total_seconds())
+    return {(_bucket(t, minute_s), e.user_id) for e, t in timed}
 
 
 def rate_buckets(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[datetime, int]:
     """Events per 10-second bucket; a rolling rate is a sum of buckets over a span."""
     out: dict[datetime, int] = {}
+    bucket_s = int(RATE_BUCKET.total_seconds())
     for _, event_time in timed:
-        bucket = window_start(event_time, RATE_BUCKET)
+        bucket = _bucket(event_time, bucket_s)
         out[bucket] = out.get(bucket, 0) + 1
     return out
 
 
 def daily_totals(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[DayKey, Totals]:
     """Per (UTC day of the event time, event type, country)."""
-    out: dict[DayKey, Totals] = {}
+    acc: dict[DayKey, list] = {}
     for event, event_time in timed:
-        key = (event_time.astimezone(UTC).date(), event.event_type.value, event.country)
-        out.setdefault(key, Totals()).add(event)
-    return out
+        key = (_day(event_time), event.event_type, event.country)
+        purchase = event.event_type == EventType.PURCHASE
+        revenue = (event.value or 0) if purchase else 0
+        row = acc.get(key)
+        if row is None:
+            acc[key] = [1, int(purchase), revenue]
+        else:
+            row[0] += 1
+            row[1] += purchase
+            row[2] += revenue
+    return {key: Totals(n, p, Decimal(r)) for key, (n, p, r) in acc.items()}
 
 
 def daily_users(timed: Iterable[tuple[UserEvent, datetime]]) -> set[tuple[date, str, str, str]]:
     """(day, event type, country, user): counted once each, for exact unique users."""
-    return {(t.astimezone(UTC).date(), e.event_type.value, e.country, e.user_id) for e, t in timed}
+    return {(_day(t), e.event_type, e.country, e.user_id) for e, t in timed}

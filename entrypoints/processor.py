@@ -16,12 +16,12 @@ from bytewax._bytewax import cli_main
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
 
+from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome, IngestBatch, RawMessage
-from application.processed import ProcessedEventTopic
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
@@ -43,10 +43,10 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
 
     ensure_topics(kafka_config, {topic: settings.kafka.partitions, settings.kafka.analytics_topic: settings.kafka.partitions})
     partitions = topic_partitions(kafka_config, topic)
-    publish = None
+    publisher = None
     if settings.processor.publish_processed:
-        publish = ProcessedEventTopic(container.gateways.publisher(), settings.kafka.analytics_topic).publish
-    recorder = Recorder(start_unit_of_work, version, rules, publish)
+        publisher = KafkaProcessedEventPublisher(container.gateways.publisher(), settings.kafka.analytics_topic)
+    recorder = Recorder(start_unit_of_work, version, rules, publisher)
 
     def committed_offsets() -> dict[int, int]:
         with start_unit_of_work() as uow:

@@ -7,7 +7,7 @@ visible to others until commit, and a failed unit of work leaves no trace.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Self
@@ -52,18 +52,22 @@ class _Events:
     def count(self) -> int:
         return len(self._state.events)
 
-    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
+    def in_log_order(self, page_size: int) -> Iterator[list[ReceivedEvent]]:
         ordered = sorted(self._state.events.values(), key=_log_position)
-        return [r for r in ordered if after is None or _log_position(r) > after][:limit]
+        for start in range(0, len(ordered), page_size):
+            yield ordered[start : start + page_size]
 
 
 class _Users:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    def apply(self, activity: Iterable[User]) -> None:
+    def apply(self, activity: Iterable[User]) -> dict[str, User]:
+        after = {}
         for partial in activity:
-            self._state.users[partial.user_id] = merge_user(self._state.users.get(partial.user_id), partial)
+            after[partial.user_id] = merge_user(self._state.users.get(partial.user_id), partial)
+        self._state.users.update(after)
+        return after
 
     def get(self, user_id: str) -> User | None:
         return self._state.users.get(user_id)

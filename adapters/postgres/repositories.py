@@ -5,11 +5,11 @@ are the bottleneck this design avoids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, func, select, update
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
@@ -81,19 +81,18 @@ class PostgresEventRepository(_CopyingRepository):
     def count(self) -> int:
         return self._count(events)
 
-    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
+    def in_log_order(self, page_size: int) -> Iterator[list[ReceivedEvent]]:
         c = events.c
-        position = (c.source_topic, c.source_partition, c.source_offset)
-        query = select(events).order_by(*position).limit(limit)
-        if after is not None:
-            query = query.where(tuple_(*position) > tuple_(*after))
+        query = select(events).order_by(c.source_topic, c.source_partition, c.source_offset)
+        # A server-side cursor: one sort, then pages, while the same transaction writes.
         with translated_errors():
-            rows = self._conn.execute(query).mappings().all()
-        return [_received_from_row(r) for r in rows]
+            result = self._conn.execution_options(yield_per=page_size).execute(query)
+            for page in result.mappings().partitions():
+                yield [_received_from_row(r) for r in page]
 
 
 class PostgresUserRepository(_CopyingRepository):
-    def apply(self, activity: Iterable[User]) -> None:
+    def apply(self, activity: Iterable[User]) -> dict[str, User]:
         with translated_errors(), self._cursor() as cur:
             with cur.copy(sql.COPY_USERS) as copy:
                 for u in activity:
@@ -101,6 +100,14 @@ class PostgresUserRepository(_CopyingRepository):
                         (u.user_id, u.first_seen, u.last_seen, u.total_events, u.total_purchases, u.total_spent, u.country)
                     )
             cur.execute(sql.MERGE_USERS)
+            rows = cur.fetchall()
+        return {
+            row[0]: User(
+                user_id=row[0], first_seen=row[1], last_seen=row[2], total_events=row[3],
+                total_purchases=row[4], total_spent=row[5], country=row[6],
+            )  # fmt: skip
+            for row in rows
+        }
 
     def get(self, user_id: str) -> User | None:
         return self.get_many([user_id])[user_id]

@@ -68,7 +68,6 @@ events = Table(
     Index(None, "event_type"),
     Index(None, "timestamp"),
     Index(None, "country"),
-    Index(None, "source_topic", "source_partition", "source_offset"),  # replay reads in log order
 )
 
 users = Table(

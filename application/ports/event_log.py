@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from application.messages import RawMessage
+from application.processed import ProcessedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +48,12 @@ class EventLogReader(Protocol):
 
     def read(self, topic: str, partition: int, start: int, max_records: int) -> list[RawMessage]:
         """Up to `max_records` records from `start` on; fewer (maybe none) at the end."""
+        ...
+
+
+class ProcessedEventPublisher(Protocol):
+    """Publishes processed events (see `application.processed`) downstream."""
+
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing."""
         ...

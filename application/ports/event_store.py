@@ -8,7 +8,7 @@ on top of an at-least-once log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, Self
 
@@ -30,14 +30,17 @@ class EventRepository(Protocol):
 
     def count(self) -> int: ...
 
-    def in_log_order(self, after: tuple[str, int, int] | None, limit: int) -> list[ReceivedEvent]:
-        """Stored events ordered by (topic, partition, offset), after that position (keyset)."""
+    def in_log_order(self, page_size: int) -> Iterator[list[ReceivedEvent]]:
+        """Every stored event, in pages, ordered by (topic, partition, offset).
+
+        Streams: the unit of work can write while a replay reads.
+        """
         ...
 
 
 class UserRepository(Protocol):
-    def apply(self, activity: Iterable[User]) -> None:
-        """Merge partial profiles (see `domain.users.merge_user`) into stored ones."""
+    def apply(self, activity: Iterable[User]) -> dict[str, User]:
+        """Merge partial profiles (see `domain.users.merge_user`) into stored ones; return the results."""
         ...
 
     def get(self, user_id: str) -> User | None: ...

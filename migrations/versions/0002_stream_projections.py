@@ -23,8 +23,6 @@ def upgrade() -> None:
     op.alter_column("events", "event_time", nullable=False)
     op.add_column("events", sa.Column("late", sa.Boolean, nullable=False, server_default=sa.false()))
     op.add_column("events", sa.Column("future_clamped", sa.Boolean, nullable=False, server_default=sa.false()))
-    op.create_index("ix_events_source_topic_source_partition_source_offset", "events",
-                    ["source_topic", "source_partition", "source_offset"])  # fmt: skip
 
     op.add_column("consumer_offsets", sa.Column("received_until", TS))
     op.add_column("failed_events", sa.Column("replayed_at", TS))
@@ -76,6 +74,5 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_column("failed_events", "replayed_at")
     op.drop_column("consumer_offsets", "received_until")
-    op.drop_index("ix_events_source_topic_source_partition_source_offset", "events")
     for column in ("future_clamped", "late", "event_time"):
         op.drop_column("events", column)

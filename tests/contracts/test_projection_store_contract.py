@@ -87,8 +87,8 @@ class ProjectionStoreContract:
             uow.events.add_new(stored)
             uow.commit()
         with start_uow() as uow:
-            first = uow.events.in_log_order(None, 3)
-            rest = uow.events.in_log_order((first[-1].topic, first[-1].partition, first[-1].offset), 3)
+            first, rest = list(uow.events.in_log_order(3))
+        assert [len(first), len(rest)] == [3, 1]
         assert [(r.partition, r.offset) for r in first + rest] == [(0, 2), (0, 5), (1, 0), (1, 1)]
         assert first[0].event == stored[2].event and first[0].timing == stored[2].timing
 

@@ -9,22 +9,15 @@ import pytest
 
 from domain.enrichment import Enrichment, enrich, local_time
 from domain.sessions import Placement
-from domain.users import User
+from domain.users import UserHistory
 from tests.factories import T0, make_event
 
 NOON_UTC = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # winter: no daylight saving in the north
 
 
-def user(user_id: str = "u1", *, purchases: int = 0) -> User:
-    return User(
-        user_id=user_id,
-        first_seen=T0 - timedelta(days=3),
-        last_seen=T0 - timedelta(days=1),
-        total_events=5,
-        total_purchases=purchases,
-        total_spent=Decimal("9.99") * purchases,
-        country="US",
-    )
+def user(user_id: str = "u1", *, purchases: int = 0) -> UserHistory:
+    """A user seen before, with `purchases` earlier purchases."""
+    return UserHistory(seen=True, purchased=purchases > 0)
 
 
 # --- local_time ------------------------------------------------------------------------------
