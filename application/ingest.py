@@ -44,16 +44,22 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     """
     try:
         with recorder.start_unit_of_work() as uow:
-            stored = _store_events(recorder, uow, batch.events)
+            new = _store_events(recorder, uow, batch.events)
             failed = uow.dead_letters.add(batch.failures)
             uow.offsets.advance(batch.position)
             uow.commit()
-            return BatchOutcome(stored=stored, duplicates=len(batch.events) - stored, failed=failed)
+            return BatchOutcome(
+                stored=len(new), duplicates=len(batch.events) - len(new), failed=failed, late=_late(new)
+            )
     except RejectedByStore:
         return _record_one_by_one(recorder, batch, now=now)
 
 
-def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
+def _late(events: Sequence[ReceivedEvent]) -> int:
+    return sum(1 for r in events if r.timing.late)
+
+
+def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEvent]) -> list[ReceivedEvent]:
     new = uow.events.add_new(events)
     if new:
         history, placements = apply_projections(uow, new, recorder.rules)
@@ -63,7 +69,7 @@ def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEven
             recorder.publisher.publish_processed(
                 [ProcessedEvent(r, e) for r, e in zip(new, enrichments, strict=True)]
             )
-    return len(new)
+    return new
 
 
 def apply_projections(
@@ -99,13 +105,14 @@ def apply_projections(
 def _record_one_by_one(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
     # Each event commits alone; a crash half-way is safe because storing is idempotent
     # and the offset only advances in the final transaction below.
-    stored = rejected = 0
+    stored, rejected, late = 0, 0, 0
     failures = list(batch.failures)
     for received in batch.events:
         try:
             with recorder.start_unit_of_work() as uow:
-                stored += _store_events(recorder, uow, [received])
+                new = _store_events(recorder, uow, [received])
                 uow.commit()
+            stored, late = stored + len(new), late + _late(new)
         except RejectedByStore as error:
             rejected += 1
             failures.append(_persist_failure(received, str(error), recorder.processor_version, now))
@@ -113,7 +120,7 @@ def _record_one_by_one(recorder: Recorder, batch: IngestBatch, *, now: datetime)
         failed = uow.dead_letters.add(failures)
         uow.offsets.advance(batch.position)
         uow.commit()
-    return BatchOutcome(stored=stored, duplicates=len(batch.events) - stored - rejected, failed=failed)
+    return BatchOutcome(stored=stored, duplicates=len(batch.events) - stored - rejected, failed=failed, late=late)
 
 
 def _persist_failure(received: ReceivedEvent, reason: str, processor_version: str, now: datetime) -> FailedEvent:

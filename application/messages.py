@@ -72,8 +72,9 @@ class TimingRules:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What a batch changed: events newly stored, retries ignored, dead letters written."""
+    """What a batch changed: events newly stored (of which late), retries ignored, dead letters."""
 
     stored: int
     duplicates: int
     failed: int
+    late: int = 0

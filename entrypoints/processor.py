@@ -90,6 +90,7 @@ def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
             "stored": outcome.stored,
             "duplicates": outcome.duplicates,
             "failed": outcome.failed,
+            "late": outcome.late,
         },
     )
 

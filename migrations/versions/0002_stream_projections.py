@@ -68,8 +68,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_sessions_session_start", "sessions", ["session_start"])
 
+    # Rolling rate: events/s over the 5 minutes ending at each 10-second step.
+    op.execute("""
+        CREATE VIEW rolling_event_rates AS
+        SELECT bucket_start + interval '10 seconds' AS at,
+               sum(events) OVER (ORDER BY bucket_start
+                                 RANGE BETWEEN interval '290 seconds' PRECEDING AND CURRENT ROW)::float8 / 300
+                   AS events_per_second
+        FROM event_rate_buckets
+    """)
+    # Sessionization per UTC day of the session start: length, depth and bounce rate.
+    op.execute("""
+        CREATE VIEW daily_session_stats AS
+        SELECT (session_start AT TIME ZONE 'UTC')::date AS day,
+               count(*) AS sessions,
+               avg(extract(epoch FROM session_end - session_start)) AS avg_seconds,
+               avg(events) AS avg_events,
+               avg((events = 1)::int) AS bounce_rate
+        FROM sessions GROUP BY 1
+    """)
+
 
 def downgrade() -> None:
+    op.execute("DROP VIEW daily_session_stats")
+    op.execute("DROP VIEW rolling_event_rates")
     for table in ("sessions", "event_rate_buckets", "realtime_window_users", "realtime_windows", "daily_stats_users"):
         op.drop_table(table)
     op.drop_column("failed_events", "replayed_at")

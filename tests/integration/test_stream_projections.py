@@ -66,3 +66,17 @@ def test_replay_rebuilds_projections_equal_to_the_live_ones(kafka_bootstrap, dat
 
     assert replayed.returncode == 0, replayed.stderr.decode()[-3000:]
     assert (stored_projections(db), db.users()) == live
+
+
+def test_rolling_rates_and_session_statistics_views_read_the_projections(kafka_bootstrap, database_url, tmp_path):
+    env = platform_env(kafka_bootstrap, database_url, tmp_path)
+    produce_workload(env, 2_000, seed=43)
+    assert analytics("process", "--until-caught-up", env=env).returncode == 0
+    db = Database(database_url)
+
+    on_time = db.scalar("SELECT count(*) FROM events WHERE NOT late")
+    busiest = db.scalar("SELECT round(max(events_per_second) * 300) FROM rolling_event_rates")
+    assert 0 < busiest <= on_time
+    assert db.scalar("SELECT sum(sessions) FROM daily_session_stats") == db.scalar("SELECT count(*) FROM sessions")
+    bounce = db.scalar("SELECT avg((events = 1)::int) FROM sessions")
+    assert db.scalar("SELECT max(bounce_rate) FROM daily_session_stats") >= bounce

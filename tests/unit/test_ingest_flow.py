@@ -126,3 +126,16 @@ def test_out_of_order_and_late_events_land_in_the_right_windows_and_sessions():
     assert [r.timing.late for r in sorted(state.events.values(), key=lambda r: r.offset)] == [
         False, False, True, False, False,
     ]
+
+
+def test_each_batch_reports_how_many_of_its_new_events_were_late():
+    t = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    outcomes: list[BatchOutcome] = []
+    state = InMemoryState()
+    recorder = Recorder(lambda: InMemoryUnitOfWork(state), "test/1")
+    sink = StoreSink([0], lambda b: recorder(b, now=NOW), on_recorded=lambda b, o: outcomes.append(o))
+    batch = [_at(t, t, 0, 0), _at(t - timedelta(hours=1), t, 0, 1), _at(t, t, 0, 2, event_id=event_doc()["event_id"])]
+    run_main(build_ingest_flow(TestingSource([batch, batch]), sink, decode=_decode))
+    # (the sink may commit both batches as one: count over outcomes)
+    totals = [sum(getattr(o, field) for o in outcomes) for field in ("stored", "late", "duplicates")]
+    assert totals == [3, 1, 3]
