@@ -9,6 +9,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/analytics up
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -20,6 +22,7 @@ bench: $(VENV)/.installed-run
 	$(BIN)/analytics bench
 
 lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 clean:

@@ -50,17 +50,13 @@ def decode_batch(
             event.timestamp, event.sent_at, received_at,
             allowed_lateness=rules.allowed_lateness, max_future=rules.max_future,
         )  # fmt: skip
-        events.append(
-            ReceivedEvent(event, message.topic, message.partition, message.offset, received_at, timing, raw)
-        )
+        events.append(ReceivedEvent(event, message.topic, message.partition, message.offset, received_at, timing, raw))
     last = messages[-1]
     position = LogPosition(consumer, first.topic, first.partition, last.offset + 1, received_until)
     return IngestBatch(position=position, events=events, failures=failures)
 
 
-def dead_letter(
-    message: RawMessage, invalid: InvalidEvent, *, processor_version: str, now: datetime
-) -> FailedEvent:
+def dead_letter(message: RawMessage, invalid: InvalidEvent, *, processor_version: str, now: datetime) -> FailedEvent:
     """A `FailedEvent` that keeps the payload (truncated when huge) and its log position."""
     raw_text, encoding, truncated = describe_payload(message.value or b"")
     return FailedEvent(

@@ -66,9 +66,7 @@ def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEven
         if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
             enrichments = enrich(timed, history, placements)
-            recorder.publisher.publish_processed(
-                [ProcessedEvent(r, e) for r, e in zip(new, enrichments, strict=True)]
-            )
+            recorder.publisher.publish_processed([ProcessedEvent(r, e) for r, e in zip(new, enrichments, strict=True)])
     return new
 
 

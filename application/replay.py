@@ -66,7 +66,9 @@ def replay_dead_letters(
             if not pending:
                 return DeadLetterReplay(replayed, topic)
             for failure in pending:
-                raw = failure.raw_data.encode() if failure.raw_encoding == "utf-8" else base64.b64decode(failure.raw_data)
+                raw = (
+                    failure.raw_data.encode() if failure.raw_encoding == "utf-8" else base64.b64decode(failure.raw_data)
+                )
                 publisher.publish(topic, _user_key(raw), raw, [("x-dead-letter-id", str(failure.id).encode())])
             report = publisher.flush()
             if report.pending:

@@ -18,8 +18,17 @@ from typing import Any
 
 from application import traffic_profiles as tables
 from domain.events import (
-    ClickEvent, Device, EventType, LoginEvent, LogoutEvent, PageViewEvent, PurchaseEvent,
-    SearchEvent, SignupEvent, UserEvent, VideoWatchEvent,
+    ClickEvent,
+    Device,
+    EventType,
+    LoginEvent,
+    LogoutEvent,
+    PageViewEvent,
+    PurchaseEvent,
+    SearchEvent,
+    SignupEvent,
+    UserEvent,
+    VideoWatchEvent,
 )  # fmt: skip
 
 _EVENT_CLASSES = {
@@ -153,9 +162,9 @@ class _World:
                    for rank in range(1, users + 1)]  # fmt: skip
         rng.shuffle(weights)  # spread the heavy users over the id range
         self.activity = list(accumulate(weights))
-        countries, shares = zip(*profile.country_shares)
+        countries, shares = zip(*profile.country_shares, strict=False)
         self.home = rng.choices(countries, shares, k=users)
-        devices, device_shares = zip(*profile.device_shares)
+        devices, device_shares = zip(*profile.device_shares, strict=False)
         self.devices = tuple(Device(d) for d in devices)  # strict models want the enum
         self.device_cum = list(accumulate(device_shares))
         self.can_switch = sum(share > 0 for share in device_shares) > 1
@@ -164,7 +173,7 @@ class _World:
         boost = tables.purchase_boost(profile.purchase_share)
         self.transitions = {
             last: list(accumulate(w * boost if nxt is EventType.PURCHASE else w
-                                  for nxt, w in zip(tables.BODY_EVENTS, row)))
+                                  for nxt, w in zip(tables.BODY_EVENTS, row, strict=False)))
             for last, row in tables.TRANSITIONS.items()
         }  # fmt: skip
         # Geometric extra length beyond the 2 events every session has.

@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Optional
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
@@ -36,7 +35,7 @@ def merge_batches(batches: list[IngestBatch]) -> IngestBatch:
     return IngestBatch(position=batches[-1].position, events=events, failures=failures)
 
 
-class _StorePartition(StatefulSinkPartition[IngestBatch, Optional[int]]):
+class _StorePartition(StatefulSinkPartition[IngestBatch, int | None]):
     """Writes on a thread of its own, so the worker decodes batch n+1 while batch n commits.
 
     Batches keep their order (one writer, FIFO) and batches that queued up meanwhile
@@ -57,7 +56,7 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, Optional[int]]):
     def write_batch(self, values: list[IngestBatch]) -> None:
         self._put(merge_batches(values))
 
-    def snapshot(self) -> Optional[int]:
+    def snapshot(self) -> int | None:
         return self._next_offset
 
     def close(self) -> None:
@@ -111,7 +110,7 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, Optional[int]]):
         self._on_recorded(batch, outcome)
 
 
-class StoreSink(FixedPartitionedSink[IngestBatch, Optional[int]]):
+class StoreSink(FixedPartitionedSink[IngestBatch, int | None]):
     def __init__(
         self,
         partitions: list[int],
@@ -135,5 +134,5 @@ class StoreSink(FixedPartitionedSink[IngestBatch, Optional[int]]):
         # Bytewax indexes this into the sorted part names; map each key onto its own name.
         return self._index[item_key]
 
-    def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _StorePartition:
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _StorePartition:
         return _StorePartition(self._record, self._on_recorded, self._max_backoff_s, self._queue_depth)

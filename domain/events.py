@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -146,15 +146,6 @@ class LogoutEvent(BaseEvent):
 
 
 UserEvent = Annotated[
-    Union[
-        PageViewEvent,
-        ClickEvent,
-        SearchEvent,
-        VideoWatchEvent,
-        PurchaseEvent,
-        SignupEvent,
-        LoginEvent,
-        LogoutEvent,
-    ],
+    PageViewEvent | ClickEvent | SearchEvent | VideoWatchEvent | PurchaseEvent | SignupEvent | LoginEvent | LogoutEvent,
     Field(discriminator="event_type"),
 ]

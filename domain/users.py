@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.events import EventType, UserEvent
 
-
 _ZERO = Decimal(0)
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.postgres.engine import create_postgres_engine, upgrade_schema
-from entrypoints.feeding import produce_generated
 from entrypoints.containers import Container
+from entrypoints.feeding import produce_generated
 
 BENCH_SEED = 20261127
 
@@ -69,7 +69,15 @@ def _measure(container, kafka_config, topic, stamp, database_url, *, events: int
         "ANALYTICS_KAFKA_EVENTS_TOPIC": topic,
         "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}",
     }
-    command = [sys.executable, "-m", "entrypoints.cli.main", "process", "--until-caught-up", "--processes", str(processes)]
+    command = [
+        sys.executable,
+        "-m",
+        "entrypoints.cli.main",
+        "process",
+        "--until-caught-up",
+        "--processes",
+        str(processes),
+    ]
     began = time.monotonic()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Progress is read from the committed offsets (one row per partition), not count(*)

@@ -75,8 +75,13 @@ def _publish(
 ) -> DeliveryReport:
     pacer = Pacer(rate)
     progress = Progress(
-        TextColumn("[bold]producing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
-        TimeRemainingColumn(), disable=not show_progress, transient=False,
+        TextColumn("[bold]producing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[speed]}"),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+        transient=False,
     )
     with progress:
         task = progress.add_task("produce", total=total, speed="")
@@ -89,5 +94,7 @@ def _publish(
             if n % 2000 == 0:
                 progress.update(task, completed=n, speed=f"{n / (time.monotonic() - started):,.0f} ev/s")
         report = publisher.flush()
-        progress.update(task, completed=report.delivered + report.failed, total=total or report.delivered + report.failed)
+        progress.update(
+            task, completed=report.delivered + report.failed, total=total or report.delivered + report.failed
+        )
     return report

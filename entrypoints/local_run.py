@@ -91,8 +91,13 @@ class LocalRun:
     def _start_generator(self, count: int, rate: float | None) -> threading.Thread:
         def run() -> None:
             self._report = produce_generated(
-                self._publisher, self._settings.kafka.events_topic, count,
-                rate=rate, seed=int.from_bytes(os.urandom(4), "big"), show_progress=False, stop=self._stop,
+                self._publisher,
+                self._settings.kafka.events_topic,
+                count,
+                rate=rate,
+                seed=int.from_bytes(os.urandom(4), "big"),
+                show_progress=False,
+                stop=self._stop,
             )
 
         thread = threading.Thread(target=run, name="generator", daemon=True)

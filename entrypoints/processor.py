@@ -41,7 +41,9 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
     clock = container.gateways.clock()
     start_unit_of_work = container.services.unit_of_work
 
-    ensure_topics(kafka_config, {topic: settings.kafka.partitions, settings.kafka.analytics_topic: settings.kafka.partitions})
+    ensure_topics(
+        kafka_config, {topic: settings.kafka.partitions, settings.kafka.analytics_topic: settings.kafka.partitions}
+    )
     partitions = topic_partitions(kafka_config, topic)
     publisher = None
     if settings.processor.publish_processed:
@@ -135,8 +137,19 @@ def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: l
     addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
     members = [
         subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli.main", "process", "--workers", str(workers),
-             "--process-id", str(i), "--addresses", addresses, *extra_args],
+            [
+                sys.executable,
+                "-m",
+                "entrypoints.cli.main",
+                "process",
+                "--workers",
+                str(workers),
+                "--process-id",
+                str(i),
+                "--addresses",
+                addresses,
+                *extra_args,
+            ],
             env={**os.environ, **env},
         )
         for i in range(processes)

@@ -82,7 +82,9 @@ def failed(*, offset: int | None = 0, partition: int | None = 0, reason: str = "
     )
 
 
-def batch(events: list[ReceivedEvent], failures: list[FailedEvent] = (), *, next_offset: int | None = None) -> IngestBatch:
+def batch(
+    events: list[ReceivedEvent], failures: list[FailedEvent] = (), *, next_offset: int | None = None
+) -> IngestBatch:
     offsets = [r.offset for r in events] + [f.source_offset for f in failures if f.source_offset is not None]
     end = next_offset if next_offset is not None else (max(offsets) + 1 if offsets else 0)
     return IngestBatch(LogPosition("test-consumer", "user-events", 0, end), list(events), list(failures))

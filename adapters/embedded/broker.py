@@ -79,14 +79,24 @@ class EmbeddedKafka:
         # Each start is a new, empty cluster, so it gets a new id: offsets stored for an
         # earlier incarnation (keyed by cluster id) must not apply to this one.
         self.cluster_id = f"embedded-{uuid.uuid4().hex[:12]}"
-        command = [str(self._binary or _tansu_binary()), "broker", "--listener-url", url,
-                   "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
-                   "--cluster-id", self.cluster_id]
+        command = [
+            str(self._binary or _tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+            "--cluster-id",
+            self.cluster_id,
+        ]
         self._log = self.log_path.open("ab")
         # A session of its own keeps terminal signals (Ctrl-C to pytest) away from the broker;
         # `stop()` decides when it ends.
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             self._wait_until_ready()
         except BaseException:
@@ -107,7 +117,9 @@ class EmbeddedKafka:
                 return
             except (OSError, KafkaException):
                 time.sleep(0.05)
-        raise TimeoutError(f"tansu did not answer on {self.bootstrap} within {self._startup_timeout}s\n{self._log_tail()}")
+        raise TimeoutError(
+            f"tansu did not answer on {self.bootstrap} within {self._startup_timeout}s\n{self._log_tail()}"
+        )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

@@ -41,10 +41,17 @@ class InMemoryEventLog:
             partitions = self._topics[topic]
             index = (zlib.crc32(key) if key is not None else next(self._round_robin)) % len(partitions)
             log = partitions[index]
-            log.append(RawMessage(
-                topic=topic, partition=index, offset=len(log), key=key, value=value,
-                timestamp_ms=int(time.time() * 1000), headers=tuple((name, data) for name, data in headers),
-            ))
+            log.append(
+                RawMessage(
+                    topic=topic,
+                    partition=index,
+                    offset=len(log),
+                    key=key,
+                    value=value,
+                    timestamp_ms=int(time.time() * 1000),
+                    headers=tuple((name, data) for name, data in headers),
+                )
+            )
             self._delivered += 1
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
@@ -71,4 +78,4 @@ class InMemoryEventLog:
     def read(self, topic: str, partition: int, start: int, max_records: int) -> list[RawMessage]:
         with self._lock:
             log = self._partitions_of(topic)[partition]
-            return log[max(start, 0):max(start, 0) + max(max_records, 0)]
+            return log[max(start, 0) : max(start, 0) + max(max_records, 0)]

@@ -44,17 +44,19 @@ class KafkaEventLogReader:
         self._timeout = timeout
 
     def _consumer(self) -> Consumer:
-        return Consumer({
-            "group.id": "analytics-log-reader",
-            # Below the log start (deleted by retention), read from the log start on.
-            "auto.offset.reset": "earliest",
-            # The end of a partition shows only as an empty fetch, which the broker holds
-            # for fetch.wait.max.ms: keep that short, every call here ends that way.
-            "fetch.wait.max.ms": 10,
-            **self._config,
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        })
+        return Consumer(
+            {
+                "group.id": "analytics-log-reader",
+                # Below the log start (deleted by retention), read from the log start on.
+                "auto.offset.reset": "earliest",
+                # The end of a partition shows only as an empty fetch, which the broker holds
+                # for fetch.wait.max.ms: keep that short, every call here ends that way.
+                "fetch.wait.max.ms": 10,
+                **self._config,
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
 
     def partitions(self, topic: str) -> list[int]:
         return topic_partitions(self._config, topic, self._timeout)
@@ -87,7 +89,9 @@ class KafkaEventLogReader:
                 if records and records[-1].offset >= end - 1:
                     return records
                 if time.monotonic() >= deadline:
-                    raise BrokerUnavailable(f"reading {topic}[{partition}] from {start} timed out at {len(records)} records")
+                    raise BrokerUnavailable(
+                        f"reading {topic}[{partition}] from {start} timed out at {len(records)} records"
+                    )
             return records
         finally:
             consumer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -21,18 +21,29 @@ DEFAULT_GROUP_ID = "analytics-bytewax"
 class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
     """Reads one partition from a given offset; its state is the next offset to read."""
 
-    def __init__(self, config: dict, topic: str, partition: int, start: int, *,
-                 batch_size: int, stop_at_end: bool, poll_interval: timedelta) -> None:
-        self._consumer = Consumer({
-            "group.id": DEFAULT_GROUP_ID,
-            # If the stored offset is no longer in the log, re-read from the log start:
-            # duplicates are absorbed downstream, skipping ahead ("latest") would lose events.
-            "auto.offset.reset": "earliest",
-            **config,
-            # Offsets are committed with the results (in Postgres), never to Kafka.
-            "enable.auto.commit": False,
-            "enable.partition.eof": stop_at_end,
-        })
+    def __init__(
+        self,
+        config: dict,
+        topic: str,
+        partition: int,
+        start: int,
+        *,
+        batch_size: int,
+        stop_at_end: bool,
+        poll_interval: timedelta,
+    ) -> None:
+        self._consumer = Consumer(
+            {
+                "group.id": DEFAULT_GROUP_ID,
+                # If the stored offset is no longer in the log, re-read from the log start:
+                # duplicates are absorbed downstream, skipping ahead ("latest") would lose events.
+                "auto.offset.reset": "earliest",
+                **config,
+                # Offsets are committed with the results (in Postgres), never to Kafka.
+                "enable.auto.commit": False,
+                "enable.partition.eof": stop_at_end,
+            }
+        )
         # `assign`, not `subscribe`: Bytewax decides who reads which partition, so no group rebalancing.
         self._consumer.assign([TopicPartition(topic, partition, start)])
         self._topic = topic
@@ -67,7 +78,7 @@ class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
 
     def next_awake(self) -> datetime | None:
         # After an empty poll, back off instead of letting Bytewax spin on this partition.
-        return datetime.now(timezone.utc) + self._poll_interval if self._idle else None
+        return datetime.now(UTC) + self._poll_interval if self._idle else None
 
     def snapshot(self) -> int:
         return self._next_offset
@@ -114,5 +125,12 @@ class KafkaPartitionedSource(FixedPartitionedSource[list[RawMessage], int]):
         # Offset 0 rather than OFFSET_BEGINNING: the logical offset costs a lookup round of
         # about 0.5 s per partition, and a 0 below the log start falls back to "earliest".
         start = resume_state if resume_state is not None else self._start_offsets().get(partition, 0)
-        return _PartitionReader(self._config, self._topic, partition, start, batch_size=self._batch_size,
-                                stop_at_end=self._stop_at_end, poll_interval=self._poll_interval)
+        return _PartitionReader(
+            self._config,
+            self._topic,
+            partition,
+            start,
+            batch_size=self._batch_size,
+            stop_at_end=self._stop_at_end,
+            poll_interval=self._poll_interval,
+        )

@@ -35,8 +35,11 @@ def ensure_topics(config: dict, topics: Mapping[str, int], replication: int = 1,
     """Create each missing topic of `topics` (name -> partition count); existing ones are left as is."""
     admin = _admin(config)
     existing = _list_topics(admin, timeout).topics
-    missing = [NewTopic(name, num_partitions=count, replication_factor=replication)
-               for name, count in topics.items() if name not in existing]
+    missing = [
+        NewTopic(name, num_partitions=count, replication_factor=replication)
+        for name, count in topics.items()
+        if name not in existing
+    ]
     if not missing:
         return
     futures = admin.create_topics(missing, operation_timeout=timeout, request_timeout=timeout)

@@ -17,8 +17,8 @@ from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent
 from domain.event_time import EventTiming
 from domain.failures import ErrorType, FailedEvent
-from domain.validation import USER_EVENT
 from domain.users import User
+from domain.validation import USER_EVENT
 
 
 class _CopyingRepository:
@@ -97,14 +97,27 @@ class PostgresUserRepository(_CopyingRepository):
             with cur.copy(sql.COPY_USERS) as copy:
                 for u in activity:
                     copy.write_row(
-                        (u.user_id, u.first_seen, u.last_seen, u.total_events, u.total_purchases, u.total_spent, u.country)
+                        (
+                            u.user_id,
+                            u.first_seen,
+                            u.last_seen,
+                            u.total_events,
+                            u.total_purchases,
+                            u.total_spent,
+                            u.country,
+                        )
                     )
             cur.execute(sql.MERGE_USERS)
             rows = cur.fetchall()
         return {
             row[0]: User(
-                user_id=row[0], first_seen=row[1], last_seen=row[2], total_events=row[3],
-                total_purchases=row[4], total_spent=row[5], country=row[6],
+                user_id=row[0],
+                first_seen=row[1],
+                last_seen=row[2],
+                total_events=row[3],
+                total_purchases=row[4],
+                total_spent=row[5],
+                country=row[6],
             )  # fmt: skip
             for row in rows
         }
@@ -168,7 +181,9 @@ class PostgresDeadLetterRepository(_CopyingRepository):
     def mark_replayed(self, ids: Sequence[int], at: datetime) -> None:
         if ids:
             with translated_errors():
-                self._conn.execute(update(failed_events).where(failed_events.c.id.in_(list(ids))).values(replayed_at=at))
+                self._conn.execute(
+                    update(failed_events).where(failed_events.c.id.in_(list(ids))).values(replayed_at=at)
+                )
 
     def _select(self, query) -> list[FailedEvent]:
         with translated_errors():
@@ -216,4 +231,14 @@ def _received_from_row(row) -> ReceivedEvent:
     )
 
 
-_EVENT_FIELDS = ("event_id", "user_id", "session_id", "event_type", "timestamp", "device", "country", "value", "sent_at")
+_EVENT_FIELDS = (
+    "event_id",
+    "user_id",
+    "session_id",
+    "event_type",
+    "timestamp",
+    "device",
+    "country",
+    "value",
+    "sent_at",
+)

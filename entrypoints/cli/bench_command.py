@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 def bench(
     events: Annotated[int, typer.Option(min=1, help="Events to pre-fill and ingest.")] = 200_000,
     processes: Annotated[int, typer.Option(min=1, help="Dataflow processes.")] = 1,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the report as JSON here.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed."""
     settings = load_settings()

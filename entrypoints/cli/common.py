@@ -19,7 +19,9 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def platform(settings: Settings, *, own_broker: bool = False, migrate: bool = False) -> Iterator[tuple[LocalServices, Container]]:
+def platform(
+    settings: Settings, *, own_broker: bool = False, migrate: bool = False
+) -> Iterator[tuple[LocalServices, Container]]:
     """Endpoints resolved (embedded services started if needed) and a wired container."""
     with LocalServices(settings, own_broker=own_broker) as services:
         container = build_container(settings, services.endpoints)

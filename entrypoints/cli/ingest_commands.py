@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
 
 def generate(
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many events.")],
-    rate: Annotated[Optional[float], typer.Option(help="Events per second; unset = as fast as possible.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible traffic; unset = random.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Events per second; unset = as fast as possible.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic; unset = random.")] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Write JSON lines to stdout instead of Kafka.")] = False,
 ) -> None:
     """Generate realistic mock events into topic `user-events` (or as JSON lines)."""
@@ -66,8 +66,8 @@ def process(
     until_caught_up: Annotated[
         bool, typer.Option("--until-caught-up", help="Stop once every partition is read to its end.")
     ] = False,
-    process_id: Annotated[Optional[int], typer.Option(hidden=True)] = None,
-    addresses: Annotated[Optional[str], typer.Option(hidden=True)] = None,
+    process_id: Annotated[int | None, typer.Option(hidden=True)] = None,
+    addresses: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the Bytewax dataflow; resumes from the offsets committed with the data."""
     settings = load_settings()

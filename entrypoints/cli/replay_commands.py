@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -23,9 +23,10 @@ def register(app: typer.Typer) -> None:
 def replay() -> None:
     """Rebuild every projection (users, daily_stats, windows, sessions) from the event log."""
     settings = load_settings()
-    with platform(settings, migrate=True) as (_, container), Progress(
-        SpinnerColumn(), TextColumn("replaying events: {task.completed:,}"), transient=False
-    ) as progress:
+    with (
+        platform(settings, migrate=True) as (_, container),
+        Progress(SpinnerColumn(), TextColumn("replaying events: {task.completed:,}"), transient=False) as progress,
+    ):
         task = progress.add_task("replay", total=None)
         done = rebuild_projections(
             container.services.unit_of_work,
@@ -37,7 +38,7 @@ def replay() -> None:
 
 def dlq_replay(
     error_type: Annotated[
-        Optional[ErrorType], typer.Option("--error-type", help="Only dead letters of this type.")
+        ErrorType | None, typer.Option("--error-type", help="Only dead letters of this type.")
     ] = None,
 ) -> None:
     """Send dead letters (fixed in place, or failing a rule since changed) through the log again."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,10 +21,13 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
-    events: Annotated[Optional[int], typer.Option(min=1, help="Generate this many events, then stop generating.")] = None,
-    rate: Annotated[Optional[float], typer.Option(help="Events per second (default 200 live; as fast as possible with --events).")] = None,
+    events: Annotated[int | None, typer.Option(min=1, help="Generate this many events, then stop generating.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Events per second (default 200 live; as fast as possible with --events).")
+    ] = None,
     exit_when_done: Annotated[
-        bool, typer.Option("--exit-when-done", help="With --events: wait until all are stored, print a JSON summary, exit.")
+        bool,
+        typer.Option("--exit-when-done", help="With --events: wait until all are stored, print a JSON summary, exit."),
     ] = False,
 ) -> None:
     """The whole platform here: broker, Postgres, migrations, dataflow and a live generator."""

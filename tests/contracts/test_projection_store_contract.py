@@ -35,7 +35,10 @@ class ProjectionStoreContract:
             rows = {(s.event_type, s.country): s for s in uow.daily_stats.all()}
         purchases = rows[("purchase", "US")]
         assert (purchases.events, purchases.purchases, purchases.revenue, purchases.unique_users) == (
-            3, 3, Decimal("13.50"), 2,
+            3,
+            3,
+            Decimal("13.50"),
+            2,
         )
         assert rows[("page_view", "US")].unique_users == 1
 
@@ -108,7 +111,10 @@ class ProjectionStoreContract:
         with start_uow() as uow:
             assert uow.events.count() == 1
             assert (uow.users.count(), uow.daily_stats.all(), uow.windows.minute_rows(), uow.sessions.all()) == (
-                0, [], [], [],
+                0,
+                [],
+                [],
+                [],
             )
 
     def test_dead_letters_replay_once(self, start_uow):

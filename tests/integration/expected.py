@@ -42,7 +42,12 @@ def expected_projections(events: list[UserEvent], received: dict[str, datetime])
         if late:
             continue
         m = floor(t, timedelta(minutes=1))
-        for dim, key in (("all", "all"), ("event_type", e.event_type.value), ("country", e.country), ("device", e.device.value)):
+        for dim, key in (
+            ("all", "all"),
+            ("event_type", e.event_type.value),
+            ("country", e.country),
+            ("device", e.device.value),
+        ):
             row = minutes[(m, dim, key)]
             row[0] += 1
             row[1] += buy
@@ -74,10 +79,12 @@ def expected_projections(events: list[UserEvent], received: dict[str, datetime])
 def stored_projections(db) -> dict[str, object]:
     return {
         "daily_stats": db.rows(
-            "SELECT day, event_type, country, events, unique_users, purchases, revenue FROM daily_stats ORDER BY 1, 2, 3"
+            "SELECT day, event_type, country, events, unique_users, purchases, revenue"
+            " FROM daily_stats ORDER BY 1, 2, 3"
         ),
         "realtime_windows": db.rows(
-            "SELECT window_start, dimension, key, events, purchases, revenue, active_users FROM realtime_windows ORDER BY 1, 2, 3"
+            "SELECT window_start, dimension, key, events, purchases, revenue, active_users"
+            " FROM realtime_windows ORDER BY 1, 2, 3"
         ),
         "event_rate_buckets": db.rows("SELECT bucket_start, events FROM event_rate_buckets ORDER BY 1"),
         "sessions": db.rows("SELECT user_id, session_start, session_end, events FROM sessions ORDER BY 1, 2"),

@@ -22,8 +22,11 @@ from application.traffic import generate_events, partition_key, to_wire
 from domain.events import UserEvent
 
 _runs = itertools.count()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
 
 MALFORMED = [
     b"not json at all",
@@ -174,4 +177,6 @@ EVENT_COLUMNS = (
     "event_id, user_id, session_id, event_type, timestamp, device, country, value, data, sent_at, "
     "received_at, source_topic, source_partition, source_offset, event_time, late, future_clamped"
 )
-FAILED_COLUMNS = "event_id, error_type, error_reason, raw_data, raw_encoding, source_topic, source_partition, source_offset"
+FAILED_COLUMNS = (
+    "event_id, error_type, error_reason, raw_data, raw_encoding, source_topic, source_partition, source_offset"
+)

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -45,8 +44,10 @@ def test_up_with_exit_when_done_stores_every_event_and_prints_a_summary(tmp_path
 def test_services_prints_addresses_that_other_commands_use(tmp_path):
     env = _bare_env(tmp_path)
     services = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", "services"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "entrypoints.cli.main", "services"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         lines = dict(services.stdout.readline().decode().strip().split("=", 1) for _ in range(2))
@@ -79,8 +80,12 @@ def test_generate_to_stdout_is_reproducible_with_a_seed():
     first = analytics("generate", "--count", "50", "--seed", "42", "--stdout", env={})
     again = analytics("generate", "--count", "50", "--seed", "42", "--stdout", env={})
     assert first.returncode == 0 and len(first.stdout.splitlines()) == 50
+
     # timestamps start at "now", so compare everything else
-    strip = lambda out: [{k: v for k, v in json.loads(l).items() if k not in ("timestamp", "sent_at")} for l in out.splitlines()]
+    def strip(out):
+        docs = (json.loads(line) for line in out.splitlines())
+        return [{k: v for k, v in doc.items() if k not in ("timestamp", "sent_at")} for doc in docs]
+
     assert strip(first.stdout) == strip(again.stdout)
 
 

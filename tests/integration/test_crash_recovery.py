@@ -28,7 +28,9 @@ def _tables(db: Database) -> dict[str, object]:
         **stored_projections(db),
         "events": db.rows(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY event_id"),
         "users": db.users(),
-        "failed_events": db.rows(f"SELECT {FAILED_COLUMNS} FROM failed_events ORDER BY source_partition, source_offset"),
+        "failed_events": db.rows(
+            f"SELECT {FAILED_COLUMNS} FROM failed_events ORDER BY source_partition, source_offset"
+        ),
         "offsets": db.rows("SELECT topic, partition, next_offset FROM consumer_offsets ORDER BY partition"),
     }
 

@@ -19,8 +19,14 @@ from adapters.embedded.broker import EmbeddedKafka
 from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.kafka.reader import KafkaEventLogReader
 from adapters.kafka.source import KafkaPartitionedSource
-from adapters.kafka.topics import (DEFAULT_PARTITIONS, USER_ANALYTICS, USER_ANOMALIES, USER_EVENTS,
-                                   ensure_topics, topic_partitions)
+from adapters.kafka.topics import (
+    DEFAULT_PARTITIONS,
+    USER_ANALYTICS,
+    USER_ANOMALIES,
+    USER_EVENTS,
+    ensure_topics,
+    topic_partitions,
+)
 from application.messages import RawMessage
 from domain.errors import BrokerUnavailable
 
@@ -65,7 +71,9 @@ def run_source(config: dict[str, object], topic: str, start_offsets: Mapping[int
     flow = Dataflow("source-test")
     # The end of a partition is only known after one empty fetch, which waits fetch.wait.max.ms.
     fast_eof = {**config, "fetch.wait.max.ms": 10}
-    source = KafkaPartitionedSource(fast_eof, topic, start_offsets=lambda: start_offsets, batch_size=50, stop_at_end=True)
+    source = KafkaPartitionedSource(
+        fast_eof, topic, start_offsets=lambda: start_offsets, batch_size=50, stop_at_end=True
+    )
     op.output("out", op.input("in", flow, source), TestingSink(batches))
     run_main(flow)
     return batches
@@ -161,7 +169,9 @@ def test_bytewax_source_reads_every_record_exactly_once_in_offset_order(config, 
         assert batch and len({r.partition for r in batch}) == 1, "a batch holds one partition"
         for record in batch:
             by_partition[record.partition].append(record.offset)
-    assert {p: offsets for p, offsets in by_partition.items()} == {p: list(range(end)) for p, end in ends.items() if end}
+    assert {p: offsets for p, offsets in by_partition.items()} == {
+        p: list(range(end)) for p, end in ends.items() if end
+    }
     values = sorted(int(r.value) for batch in batches for r in batch)
     assert values == list(range(600))
 

@@ -4,7 +4,6 @@ exact, equals an independent computation, and equals what `analytics replay` reb
 from __future__ import annotations
 
 import signal
-import time
 
 import psutil
 import pytest

@@ -143,7 +143,10 @@ def test_event_types_without_required_data_may_omit_data(event_type):
         pytest.param("search", put_data(results_count=0), id="results_count-zero"),
         pytest.param("video_watch", put_data(watch_seconds=0), id="watch_seconds-zero"),
         pytest.param("video_watch", put_data(watch_seconds=30), id="watch_seconds-integer-is-a-number"),
-        *[pytest.param("page_view", put(device=d), id=f"device-{d}") for d in ["mobile", "desktop", "tablet", "tv", "other"]],
+        *[
+            pytest.param("page_view", put(device=d), id=f"device-{d}")
+            for d in ["mobile", "desktop", "tablet", "tv", "other"]
+        ],
         pytest.param("page_view", put(country="GB"), id="country-GB"),
     ],
 )
@@ -171,7 +174,9 @@ INVALID = [
     pytest.param("search", put_data(results_count=-1), "data.results_count", id="search-negative-results_count"),
     pytest.param("video_watch", drop("data"), "data", id="video_watch-without-data"),
     pytest.param("video_watch", drop_data("video_id"), "data.video_id", id="video_watch-without-video_id"),
-    pytest.param("video_watch", drop_data("watch_seconds"), "data.watch_seconds", id="video_watch-without-watch_seconds"),
+    pytest.param(
+        "video_watch", drop_data("watch_seconds"), "data.watch_seconds", id="video_watch-without-watch_seconds"
+    ),
     pytest.param("video_watch", put_data(watch_seconds=-0.5), "data.watch_seconds", id="video_watch-negative-seconds"),
     pytest.param("purchase", drop("data"), "data", id="purchase-without-data"),
     pytest.param("purchase", drop_data("product_id"), "data.product_id", id="purchase-without-product_id"),
@@ -223,8 +228,12 @@ INVALID = [
     pytest.param("page_view", put(data="home"), "data", id="data-string"),
     # NaN / Infinity
     pytest.param("video_watch", put_data(watch_seconds=float("nan")), "data.watch_seconds", id="watch_seconds-NaN"),
-    pytest.param("video_watch", put_data(watch_seconds=float("inf")), "data.watch_seconds", id="watch_seconds-Infinity"),
-    pytest.param("video_watch", put_data(watch_seconds=float("-inf")), "data.watch_seconds", id="watch_seconds-minus-Infinity"),
+    pytest.param(
+        "video_watch", put_data(watch_seconds=float("inf")), "data.watch_seconds", id="watch_seconds-Infinity"
+    ),
+    pytest.param(
+        "video_watch", put_data(watch_seconds=float("-inf")), "data.watch_seconds", id="watch_seconds-minus-Infinity"
+    ),
     pytest.param("purchase", put(value=float("nan")), "value", id="value-NaN-token"),
     pytest.param("purchase", put(value=float("inf")), "value", id="value-Infinity-token"),
     pytest.param("purchase", put(value="NaN"), "value", id="value-NaN-string"),
@@ -246,9 +255,7 @@ def test_invalid_field_is_a_schema_error_naming_the_field(event_type, mutation, 
     assert f"{field}:" in error.reason, error.reason
 
 
-@pytest.mark.parametrize(
-    "required", ["event_id", "user_id", "session_id", "timestamp", "device", "country"]
-)
+@pytest.mark.parametrize("required", ["event_id", "user_id", "session_id", "timestamp", "device", "country"])
 def test_missing_required_top_level_field_is_a_schema_error_naming_it(required):
     doc = event_doc()
     del doc[required]

@@ -124,7 +124,11 @@ def test_out_of_order_and_late_events_land_in_the_right_windows_and_sessions():
     assert [(s.start, s.end, s.events) for s in sessions] == [(t + minute, t + 40 * minute, 4)]
     assert sum(d.events for d in daily) == 5, "late events still count in daily stats"
     assert [r.timing.late for r in sorted(state.events.values(), key=lambda r: r.offset)] == [
-        False, False, True, False, False,
+        False,
+        False,
+        True,
+        False,
+        False,
     ]
 
 

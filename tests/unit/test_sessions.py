@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.sessions import DEFAULT_SESSION_GAP, Placement, Session, place_in_sessions
 from tests.factories import T0
@@ -203,7 +205,7 @@ def batched_points(draw):
     order = draw(st.permutations(points))
     cuts = sorted(draw(st.lists(st.integers(min_value=0, max_value=len(order)), max_size=6)))
     bounds = [0, *cuts, len(order)]
-    batches = [[(user, at(minute)) for user, minute in order[a:b]] for a, b in zip(bounds, bounds[1:])]
+    batches = [[(user, at(minute)) for user, minute in order[a:b]] for a, b in pairwise(bounds)]
     load_all = draw(st.booleans())
     return points, batches, load_all
 
@@ -220,7 +222,8 @@ def test_sessions_built_batch_by_batch_in_any_order_equal_the_islands_of_the_tim
         else:  # what the store loads: the batch's users' sessions within gap of a new point
             known = {
                 user: [
-                    s for s in stored.get(user, {}).values()
+                    s
+                    for s in stored.get(user, {}).values()
                     if any(u == user and s.start - GAP <= t <= s.end + GAP for u, t in batch)
                 ]
                 for user in {u for u, _ in batch}
@@ -228,7 +231,7 @@ def test_sessions_built_batch_by_batch_in_any_order_equal_the_islands_of_the_tim
         changes = place_in_sessions(known, batch)
 
         assert len(changes.placements) == len(batch)
-        for (user, moment), placement in zip(batch, changes.placements):
+        for (_, moment), placement in zip(batch, changes.placements, strict=True):
             assert placement.session_start <= moment
             assert placement.event_number >= 1
         for user, start in changes.deleted:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,8 +18,17 @@ def at(minutes: int, *, tz: timezone | None = None) -> str:
     return (moment.astimezone(tz) if tz else moment).isoformat()
 
 
-def profile(user_id: str = "u1", *, first: int = 0, last: int = 0, events: int = 1, purchases: int = 0,
-            spent: str = "0", country: str = "US", **extra) -> User:
+def profile(
+    user_id: str = "u1",
+    *,
+    first: int = 0,
+    last: int = 0,
+    events: int = 1,
+    purchases: int = 0,
+    spent: str = "0",
+    country: str = "US",
+    **extra,
+) -> User:
     return User(
         user_id=user_id,
         first_seen=T0 + timedelta(minutes=first),
@@ -227,14 +237,14 @@ def test_merge_does_not_change_its_inputs():
 
 # --- property: folding in one go equals folding in chunks then merging ------------------
 
-_TZS = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))]
+_TZS = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))]
 
 
 @st.composite
 def events(draw):
-    event_type = draw(st.sampled_from(
-        ["page_view", "click", "search", "video_watch", "purchase", "signup", "login", "logout"]
-    ))
+    event_type = draw(
+        st.sampled_from(["page_view", "click", "search", "video_watch", "purchase", "signup", "login", "logout"])
+    )
     overrides = {
         "user_id": draw(st.sampled_from(["u1", "u2", "u3"])),
         # few distinct instants, in several zones, so ties are common
@@ -250,7 +260,7 @@ def events(draw):
 def fold_in_chunks(stream: list, cuts: list[int]) -> dict[str, User]:
     bounds = [0, *cuts, len(stream)]
     known: dict[str, User] = {}
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         for user_id, activity in user_activity(stream[start:end]).items():
             known[user_id] = merge_user(known.get(user_id), activity)
     return known

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.windows import (
     MINUTE,
@@ -258,8 +260,10 @@ def timed_events(draw):
         cents = draw(st.integers(min_value=0, max_value=100_000))
         overrides["value"] = str(Decimal(cents) / 100)
     # within ~3 days, at second resolution with some sub-second noise, in assorted offsets
-    offset = timedelta(seconds=draw(st.integers(min_value=-86_400, max_value=2 * 86_400)),
-                       microseconds=draw(st.sampled_from([0, 1, 500_000, 999_999])))
+    offset = timedelta(
+        seconds=draw(st.integers(min_value=-86_400, max_value=2 * 86_400)),
+        microseconds=draw(st.sampled_from([0, 1, 500_000, 999_999])),
+    )
     zone = draw(st.sampled_from([UTC, MINUS_FIVE, PLUS_0530]))
     return make_event(event_type, **overrides), (T0 + offset).astimezone(zone)
 
@@ -269,7 +273,7 @@ def events_and_split(draw):
     timed = draw(st.lists(timed_events(), max_size=25))
     cuts = sorted(draw(st.lists(st.integers(min_value=0, max_value=len(timed)), max_size=5)))
     bounds = [0, *cuts, len(timed)]
-    chunks = [timed[a:b] for a, b in zip(bounds, bounds[1:])]
+    chunks = [timed[a:b] for a, b in pairwise(bounds)]
     return timed, chunks
 
 
