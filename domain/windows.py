@@ -70,29 +70,35 @@ WindowKey = tuple[datetime, str, str]  # (minute start, dimension, key)
 DayKey = tuple[date, str, str]  # (UTC day, event_type, country)
 
 
-def minute_windows(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[WindowKey, Totals]:
-    """Per minute: totals over all events and by event type, country and device."""
-    # Plain lists on the hot path (this runs per event); Totals are built once per key.
-    acc: dict[WindowKey, list] = {}
-    minute_s = int(MINUTE.total_seconds())
-    for event, event_time in timed:
-        minute = _bucket(event_time, minute_s)
+def _fold_totals(keyed: Iterable[tuple[object, UserEvent]]) -> dict:
+    """Sum (key, event) pairs into Totals per key; plain lists on this per-event hot path."""
+    acc: dict = {}
+    for key, event in keyed:
         purchase = event.event_type is EventType.PURCHASE
         revenue = (event.value or 0) if purchase else 0
-        for key in (
-            (minute, "all", "all"),
-            (minute, "event_type", event.event_type),  # StrEnum members are the strings
-            (minute, "country", event.country),
-            (minute, "device", event.device),
-        ):
-            row = acc.get(key)
-            if row is None:
-                acc[key] = [1, int(purchase), revenue]
-            else:
-                row[0] += 1
-                row[1] += purchase
-                row[2] += revenue
+        row = acc.get(key)
+        if row is None:
+            acc[key] = [1, int(purchase), revenue]
+        else:
+            row[0] += 1
+            row[1] += purchase
+            row[2] += revenue
     return {key: Totals(n, p, Decimal(r)) for key, (n, p, r) in acc.items()}
+
+
+def minute_windows(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[WindowKey, Totals]:
+    """Per minute: totals over all events and by event type, country and device."""
+    minute_s = int(MINUTE.total_seconds())
+
+    def keyed():
+        for event, event_time in timed:
+            minute = _bucket(event_time, minute_s)
+            yield (minute, "all", "all"), event
+            yield (minute, "event_type", event.event_type), event  # StrEnum members are the strings
+            yield (minute, "country", event.country), event
+            yield (minute, "device", event.device), event
+
+    return _fold_totals(keyed())
 
 
 def minute_users(timed: Iterable[tuple[UserEvent, datetime]]) -> set[tuple[datetime, str]]:
@@ -113,19 +119,7 @@ def rate_buckets(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[datetime, 
 
 def daily_totals(timed: Iterable[tuple[UserEvent, datetime]]) -> dict[DayKey, Totals]:
     """Per (UTC day of the event time, event type, country)."""
-    acc: dict[DayKey, list] = {}
-    for event, event_time in timed:
-        key = (_day(event_time), event.event_type, event.country)
-        purchase = event.event_type == EventType.PURCHASE
-        revenue = (event.value or 0) if purchase else 0
-        row = acc.get(key)
-        if row is None:
-            acc[key] = [1, int(purchase), revenue]
-        else:
-            row[0] += 1
-            row[1] += purchase
-            row[2] += revenue
-    return {key: Totals(n, p, Decimal(r)) for key, (n, p, r) in acc.items()}
+    return _fold_totals(((_day(t), e.event_type, e.country), e) for e, t in timed)
 
 
 def daily_users(timed: Iterable[tuple[UserEvent, datetime]]) -> set[tuple[date, str, str, str]]:

@@ -25,12 +25,8 @@ class PostgresDailyStatsRepository(_CopyingRepository):
         if not totals:
             return
         with translated_errors(), self._cursor() as cur:
-            with cur.copy(sql.COPY_DAILY) as copy:
-                for (day, event_type, country), t in totals.items():
-                    copy.write_row((day, event_type, country, t.events, t.purchases, t.revenue))
-            with cur.copy(sql.COPY_DAILY_USERS) as copy:
-                for member in users:
-                    copy.write_row(member)
+            self._copy(cur, sql.COPY_DAILY, ((*key, t.events, t.purchases, t.revenue) for key, t in totals.items()))
+            self._copy(cur, sql.COPY_DAILY_USERS, users)
             cur.execute(sql.MERGE_DAILY)
 
     def all(self) -> list[DailyStats]:
@@ -49,12 +45,8 @@ class PostgresWindowRepository(_CopyingRepository):
         if not minutes:
             return
         with translated_errors(), self._cursor() as cur:
-            with cur.copy(sql.COPY_WINDOWS) as copy:
-                for (start, dimension, key), t in minutes.items():
-                    copy.write_row((start, dimension, key, t.events, t.purchases, t.revenue))
-            with cur.copy(sql.COPY_WINDOW_USERS) as copy:
-                for member in minute_users:
-                    copy.write_row(member)
+            self._copy(cur, sql.COPY_WINDOWS, ((*key, t.events, t.purchases, t.revenue) for key, t in minutes.items()))
+            self._copy(cur, sql.COPY_WINDOW_USERS, minute_users)
             cur.execute(sql.MERGE_WINDOWS)
             cur.execute(sql.MERGE_RATE_BUCKETS, (list(rate_buckets), list(rate_buckets.values())))
 
@@ -88,9 +80,7 @@ class PostgresSessionRepository(_CopyingRepository):
             if deleted:
                 cur.execute(sql.DELETE_SESSIONS, ([u for u, _ in deleted], [s for _, s in deleted]))
             if upserts:
-                with cur.copy(sql.COPY_SESSIONS) as copy:
-                    for s in upserts:
-                        copy.write_row((s.user_id, s.start, s.end, s.events))
+                self._copy(cur, sql.COPY_SESSIONS, ((s.user_id, s.start, s.end, s.events) for s in upserts))
                 cur.execute(sql.UPSERT_SESSIONS)
 
     def all(self) -> list[Session]:

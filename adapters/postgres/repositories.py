@@ -20,6 +20,8 @@ from domain.failures import ErrorType, FailedEvent
 from domain.users import User
 from domain.validation import USER_EVENT
 
+STAGING_READY = "analytics_staging_ready"
+
 
 class _CopyingRepository:
     def __init__(self, connection: Connection) -> None:
@@ -28,13 +30,22 @@ class _CopyingRepository:
     def _cursor(self):
         """A psycopg cursor inside the unit of work's transaction, staging tables ready.
 
-        The CREATE ... IF NOT EXISTS runs every time (microseconds): a rolled-back
-        first transaction would otherwise leave a cached "ready" flag lying.
+        Temp tables live as long as the connection, so they are created once per pooled
+        connection; the unit of work forgets that after a rollback (which may have
+        undone their creation).
         """
-        driver = self._conn.connection.driver_connection
-        cur = driver.cursor()
-        cur.execute(sql.CREATE_STAGING_TABLES)
+        info = self._conn.connection.info
+        cur = self._conn.connection.driver_connection.cursor()
+        if not info.get(STAGING_READY):
+            cur.execute(sql.CREATE_STAGING_TABLES)
+            info[STAGING_READY] = True
         return cur
+
+    @staticmethod
+    def _copy(cur, statement: str, rows: Iterable[tuple]) -> None:
+        with cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _count(self, table) -> int:
         with translated_errors():

@@ -13,6 +13,7 @@ from adapters.postgres.projections import (
     PostgresWindowRepository,
 )
 from adapters.postgres.repositories import (
+    STAGING_READY,
     PostgresDeadLetterRepository,
     PostgresEventRepository,
     PostgresOffsetRepository,
@@ -53,7 +54,7 @@ class PostgresUnitOfWork:
             return
         try:
             if conn.in_transaction():
-                conn.rollback()
+                _rollback(conn)
         finally:
             conn.close()
 
@@ -65,5 +66,12 @@ class PostgresUnitOfWork:
 
     def rollback(self) -> None:
         if self._connection is not None and self._connection.in_transaction():
-            self._connection.rollback()
+            _rollback(self._connection)
             self._connection.begin()
+
+
+def _rollback(conn: Connection) -> None:
+    # A rollback may undo the creation of the staging tables: have them made again.
+    if not conn.invalidated:
+        conn.connection.info.pop(STAGING_READY, None)
+    conn.rollback()
