@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.postgres.engine import create_postgres_engine
+from adapters.postgres.queries import PostgresAnalyticsQueries
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from entrypoints.local_services import Endpoints
 from entrypoints.settings import Settings
@@ -57,6 +58,7 @@ class Services(containers.DeclarativeContainer):
     gateways = providers.DependenciesContainer()
 
     unit_of_work = providers.Factory(PostgresUnitOfWork, gateways.engine)
+    queries = providers.Singleton(PostgresAnalyticsQueries, gateways.engine)
 
 
 class Container(containers.DeclarativeContainer):

@@ -28,14 +28,23 @@ STALL_TIMEOUT_S = 120.0  # --exit-when-done gives up when nothing moves for this
 
 
 @dataclass(frozen=True)
+class LocalApi:
+    host: str
+    port: int
+    keys: str  # the ANALYTICS_API_KEYS spec the API child gets
+    generated_admin_key: str | None = None  # printed once, when `up` made it
+
+
+@dataclass(frozen=True)
 class Counts:
     persisted: int
     failed: int
 
 
 class LocalRun:
-    def __init__(self, settings: Settings, services: LocalServices, container: Container) -> None:
+    def __init__(self, settings: Settings, services: LocalServices, container: Container, api: LocalApi) -> None:
         self._settings = settings
+        self._api = api
         self._services = services
         self._container = container
         self._console = Console(stderr=True)
@@ -82,7 +91,11 @@ class LocalRun:
         for started in self._services.started:
             self._console.print(f"[green]started[/] {started}")
         self._console.print(f"Kafka [bold]{endpoints.kafka_bootstrap}[/]  Postgres [bold]{endpoints.database_url}[/]")
-        self._console.print(f"dataflow log: {self._settings.data_dir / 'logs' / 'processor.log'}")
+        self._console.print(f"logs: {self._settings.data_dir / 'logs'} (processor.log, api.log)")
+        api = self._api
+        self._console.print(f"API [bold]http://{api.host}:{api.port}[/]  (docs: /schema/swagger)")
+        if api.generated_admin_key:
+            self._console.print(f"admin API key (X-API-Key): [bold]{api.generated_admin_key}[/]")
 
     def _all_accounted(self, counts: Counts) -> bool:
         report = self._report
@@ -134,26 +147,38 @@ class LocalRun:
 
     @contextmanager
     def _processor(self) -> Iterator[subprocess.Popen]:
-        """The dataflow as `analytics process` in a child, logging to the data directory."""
+        """The dataflow (`analytics process`) and the API (`analytics api`) as children,
+        each logging to the data directory; both stop when this context ends."""
         logs = self._settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with (logs / "processor.log").open("ab") as log_file:
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints.cli.main", "process"],
-                env={**os.environ, **self._services.endpoints.as_env()},
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        env = {**os.environ, **self._services.endpoints.as_env(), "ANALYTICS_API_KEYS": self._api.keys}
+        api_args = ["api", "--host", self._api.host, "--port", str(self._api.port)]
+        with (logs / "processor.log").open("ab") as processor_log, (logs / "api.log").open("ab") as api_log:
+            self._child = _start(["process"], env, processor_log)
+            api = _start(api_args, env, api_log)
             try:
                 yield self._child
             finally:
                 self._stop.set()
-                _stop_child(self._child)
+                _stop_child(api, signal.SIGTERM)  # uvicorn: graceful shutdown
+                _stop_child(self._child, signal.SIGINT)  # Bytewax: stop the dataflow
 
 
-def _stop_child(child: subprocess.Popen) -> None:
+def _start(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
+    # A session of its own: a terminal's Ctrl-C reaches `up` only, which then stops
+    # each child once, in order, with the signal that child shuts down cleanly on.
+    return subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli.main", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop_child(child: subprocess.Popen, stop_signal: signal.Signals) -> None:
     if child.poll() is None:
-        child.send_signal(signal.SIGINT)
+        child.send_signal(stop_signal)
         try:
             child.wait(timeout=15)
         except subprocess.TimeoutExpired:

