@@ -37,6 +37,7 @@ class BenchReport:
     persisted: int
     failed: int
     machine: dict = field(default_factory=dict)
+    api: dict | None = None  # with --api: API latency and collector throughput
 
     def as_dict(self) -> dict:
         return asdict(self)

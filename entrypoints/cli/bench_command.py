@@ -13,6 +13,7 @@ from rich.table import Table
 
 from adapters.postgres.engine import create_database, drop_database
 from entrypoints.bench import run_ingest_bench
+from entrypoints.bench_api import run_api_bench
 from entrypoints.cli.common import load_settings, platform
 
 
@@ -24,13 +25,21 @@ def bench(
     events: Annotated[int, typer.Option(min=1, help="Events to pre-fill and ingest.")] = 200_000,
     processes: Annotated[int, typer.Option(min=1, help="Dataflow processes.")] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
+    api: Annotated[bool, typer.Option("--api", help="Then measure the API on the filled database.")] = False,
+    api_requests: Annotated[int, typer.Option(min=10, help="Requests per measured API route.")] = 3000,
+    api_concurrency: Annotated[int, typer.Option(min=1, help="Concurrent API clients.")] = 4,
 ) -> None:
-    """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed."""
+    """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
+    with --api, then read and post through `analytics api` from this (separate) process."""
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
         database_url = _fresh_database(services)
         try:
             report = run_ingest_bench(container, database_url, events=events, processes=processes)
+            if api:
+                report.api = run_api_bench(
+                    container.gateways.kafka_config(), database_url, requests=api_requests, concurrency=api_concurrency
+                ).as_dict()
         finally:
             drop_database(database_url)
     console = Console(stderr=True)
@@ -38,9 +47,12 @@ def bench(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
-        if key != "machine":
+        if key not in ("machine", "api"):
             table.add_row(key, f"{value:,}" if isinstance(value, (int, float)) else str(value))
     table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items()))
+    for route, figures in (report.api or {}).items():
+        shown = ", ".join(f"{k}={v}" for k, v in figures.items()) if isinstance(figures, dict) else figures
+        table.add_row(f"api {route}", str(shown))
     console.print(table)
     if json_path:
         json_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
