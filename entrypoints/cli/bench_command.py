@@ -27,7 +27,7 @@ def bench(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
     api: Annotated[bool, typer.Option("--api", help="Then measure the API on the filled database.")] = False,
     api_requests: Annotated[int, typer.Option(min=10, help="Requests per measured API route.")] = 3000,
-    api_concurrency: Annotated[int, typer.Option(min=1, help="Concurrent API clients.")] = 4,
+    api_concurrency: Annotated[int, typer.Option(min=1, help="Concurrent API clients (closed loop).")] = 2,
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
     with --api, then read and post through `analytics api` from this (separate) process."""

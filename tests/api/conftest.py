@@ -51,7 +51,7 @@ def _ping(platform: Platform):
     return ping
 
 
-def build_client(platform: Platform, **api: object) -> TestClient:
+def build_client(platform: Platform, cache_store=None, **api: object) -> TestClient:
     queries = InMemoryAnalyticsQueries(
         platform.state, anomalies=platform.anomalies, churn=platform.churn, received_until=lambda: platform.watermark
     )
@@ -68,6 +68,7 @@ def build_client(platform: Platform, **api: object) -> TestClient:
         collector=collector,
         settings=ApiSettings(**api),
         allowed_lateness_s=300,
+        cache_store=cache_store,
     )
     return TestClient(app)
 
