@@ -7,7 +7,7 @@ from typing import Any
 
 from application.messages import ReceivedEvent
 from domain.enrichment import Enrichment
-from domain.windows import MINUTE, window_start
+from domain.windows import minute_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class ProcessedEvent:
             "received_at": self.received.received_at,
             "late": timing.late,
             "future_clamped": timing.future_clamped,
-            "minute_window": window_start(timing.event_time, MINUTE),
+            "minute_window": minute_of(timing.event_time),
             "local_day": enrichment.local_day,
             "local_hour": enrichment.local_hour,
             "is_new_user": enrichment.is_new_user,

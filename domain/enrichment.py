@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,10 @@ class Enrichment:
     session_event_number: int | None  # 1 for the event that opened its session
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(minutes=15)
+
+
 @lru_cache(maxsize=512)
 def _zone(country: str) -> ZoneInfo:
     return ZoneInfo(COUNTRY_ZONE.get(country, "UTC"))
@@ -31,7 +35,14 @@ def _zone(country: str) -> ZoneInfo:
 
 def local_time(event_time: datetime, country: str) -> tuple[date, int]:
     """Day and hour where the user is, taking the country's main time zone."""
-    local = event_time.astimezone(_zone(country))
+    # Every UTC offset is a multiple of 15 minutes, so the local day and hour are the same
+    # for a whole UTC quarter-hour: cache per (country, quarter-hour); this runs per event.
+    return _local_quarter(country, (event_time - _EPOCH) // _QUARTER)
+
+
+@lru_cache(maxsize=8192)
+def _local_quarter(country: str, quarter: int) -> tuple[date, int]:
+    local = (_EPOCH + quarter * _QUARTER).astimezone(_zone(country))
     return local.date(), local.hour
 
 

@@ -35,6 +35,11 @@ def _start_of(index: int, seconds: int) -> datetime:
     return datetime.fromtimestamp(index * seconds, UTC)
 
 
+def minute_of(moment: datetime) -> datetime:
+    """The start of the minute window holding `moment` (cached; for per-event use)."""
+    return _bucket(moment, 60)
+
+
 def _bucket(moment: datetime, seconds: int) -> datetime:
     """`window_start` for whole-second sizes, cached: the folds call it per event.
 

@@ -80,7 +80,7 @@ class ProcessorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANALYTICS_PROCESSOR_")
 
     consumer: str = "analytics-processor"
-    batch_size: int = Field(default=5000, ge=1)
+    batch_size: int = Field(default=20_000, ge=1, description="max records per poll and partition")
     poll_interval_ms: int = Field(default=10, ge=1)
     allowed_lateness_s: float = Field(default=300, ge=0, description="later events skip windows and sessions")
     max_future_s: float = Field(default=300, ge=0, description="event times further ahead are clamped")
