@@ -13,12 +13,12 @@ from tests.integration.platform import MALFORMED, Database, analytics, platform_
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = ["up", "services", "migrate", "generate", "produce", "process", "bench"]
+COMMANDS = ["up", "services", "migrate", "generate", "produce", "process", "bench", "api", "replay", "dlq replay"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_explains_itself(command):
-    result = analytics(command, "--help", env={})
+    result = analytics(*command.split(), "--help", env={})
     assert result.returncode == 0, result.stderr.decode()
     assert "Usage: " in result.stdout.decode() and command in result.stdout.decode()
 
@@ -95,9 +95,14 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     env = platform_env(kafka_bootstrap, url, tmp_path)
     report_path = tmp_path / "bench.json"
 
-    result = analytics("bench", "--events", "5000", "--json", str(report_path), env=env, timeout=300)
+    result = analytics(
+        "bench", "--events", "5000", "--api", "--api-requests", "40", "--json", str(report_path), env=env, timeout=300
+    )
 
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     report = json.loads(report_path.read_text())
     assert report["events"] == 5000 and report["persisted"] == 5000
     assert report["ingest_events_per_s"] > 0
+    api = report["api"]
+    assert api["get_user"]["requests"] == 40 and api["get_user"]["p99_ms"] > 0
+    assert api["post_events_per_s"] > 0
