@@ -124,3 +124,27 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
     if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
         raise InvalidCursor("cursor is not one this API issued")
     return values
+
+
+def event_cursor(view: EventView) -> str:
+    """The cursor after `view` in newest-first event pages."""
+    return encode_cursor(view.event_time.isoformat(), view.event_id)
+
+
+def parse_event_cursor(cursor: str) -> tuple[datetime, UUID]:
+    moment, event_id = decode_cursor(cursor, 2)
+    try:
+        at, uuid = datetime.fromisoformat(moment), UUID(event_id)
+    except ValueError as error:
+        raise InvalidCursor("cursor is not one this API issued") from error
+    if at.tzinfo is None:  # every issued cursor carries an offset; a naive one is forged
+        raise InvalidCursor("cursor is not one this API issued")
+    return at, uuid
+
+
+def parse_id_cursor(cursor: str) -> int:
+    [value] = decode_cursor(cursor, 1)
+    try:
+        return int(value)
+    except ValueError as error:
+        raise InvalidCursor("cursor is not one this API issued") from error

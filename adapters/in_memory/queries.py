@@ -19,13 +19,13 @@ from application.views import (
     DailyStatsView,
     EventView,
     FailedEventView,
-    InvalidCursor,
     MinuteWindowView,
     Page,
     RealtimeView,
     UserView,
-    decode_cursor,
     encode_cursor,
+    parse_event_cursor,
+    parse_id_cursor,
 )
 from domain.failures import FailedEvent
 from domain.windows import MINUTE, ROLLING_RATE_SPAN
@@ -60,7 +60,7 @@ class InMemoryAnalyticsQueries:
     def events(self, filters: EventFilter, limit: int, cursor: str | None) -> Page[EventView]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        after = _event_cursor(cursor) if cursor is not None else None
+        after = parse_event_cursor(cursor) if cursor is not None else None
         matching = sorted(
             (r for r in self._state.events.values() if _matches(r, filters, after)),
             key=lambda r: (r.event_time, r.event.event_id),
@@ -122,7 +122,7 @@ class InMemoryAnalyticsQueries:
     def failed_events(self, error_type: str | None, limit: int, cursor: str | None) -> Page[FailedEventView]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        before = _id_cursor(cursor) if cursor is not None else None
+        before = parse_id_cursor(cursor) if cursor is not None else None
         matching = sorted(
             (
                 f for f in self._state.dead_letters
@@ -178,22 +178,3 @@ def _windows_from_rows(rows: list[tuple]) -> list[MinuteWindowView]:
         elif dimension in _BREAKDOWNS:
             view[_BREAKDOWNS[dimension]][str(key)] = events
     return [MinuteWindowView(**by_start[start]) for start in sorted(by_start, reverse=True)]
-
-
-def _event_cursor(cursor: str) -> tuple[datetime, UUID]:
-    moment, event_id = decode_cursor(cursor, 2)
-    try:
-        at, uuid = datetime.fromisoformat(moment), UUID(event_id)
-    except ValueError as error:
-        raise InvalidCursor("cursor is not one this API issued") from error
-    if at.tzinfo is None:  # every issued cursor carries an offset; a naive one is forged
-        raise InvalidCursor("cursor is not one this API issued")
-    return at, uuid
-
-
-def _id_cursor(cursor: str) -> int:
-    [value] = decode_cursor(cursor, 1)
-    try:
-        return int(value)
-    except ValueError as error:
-        raise InvalidCursor("cursor is not one this API issued") from error

@@ -32,13 +32,14 @@ from application.views import (
     DailyStatsView,
     EventView,
     FailedEventView,
-    InvalidCursor,
     MinuteWindowView,
     Page,
     RealtimeView,
     UserView,
-    decode_cursor,
     encode_cursor,
+    event_cursor,
+    parse_event_cursor,
+    parse_id_cursor,
 )
 from domain.windows import MINUTE, ROLLING_RATE_SPAN
 
@@ -67,11 +68,11 @@ class PostgresAnalyticsQueries:
         )
         if cursor is not None:
             # A row-value comparison: Postgres turns its leading column into an index bound.
-            query = query.where(tuple_(c.event_time, c.event_id) < tuple_(*_event_cursor(cursor)))
+            query = query.where(tuple_(c.event_time, c.event_id) < tuple_(*parse_event_cursor(cursor)))
         rows = self._all(query)
         items = [EventView.model_validate(dict(r)) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=_encode_event(items[-1]) if more else None)
+        return Page(items=items, next_cursor=event_cursor(items[-1]) if more else None)
 
     def event(self, event_id: UUID) -> EventView | None:
         rows = self._all(select(*_EVENT_COLUMNS).where(events.c.event_id == event_id))
@@ -135,7 +136,7 @@ class PostgresAnalyticsQueries:
         query = select(failed_events).order_by(f.id.desc()).limit(limit + 1)
         query = _where_given(query, (f.error_type, eq, error_type))
         if cursor is not None:
-            query = query.where(f.id < _id_cursor(cursor))
+            query = query.where(f.id < parse_id_cursor(cursor))
         rows = self._all(query)
         items = [FailedEventView.model_validate({**r, "failed_at": r["timestamp"]}) for r in rows[:limit]]
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
@@ -174,26 +175,3 @@ def _windows_from_rows(rows: list[RowMapping]) -> list[MinuteWindowView]:
         elif r["dimension"] in _BREAKDOWNS:
             view[_BREAKDOWNS[r["dimension"]]][r["key"]] = r["events"]
     return [MinuteWindowView(**by_start[start]) for start in sorted(by_start, reverse=True)]
-
-
-def _encode_event(view: EventView) -> str:
-    return encode_cursor(view.event_time.isoformat(), view.event_id)
-
-
-def _event_cursor(cursor: str) -> tuple[datetime, UUID]:
-    moment, event_id = decode_cursor(cursor, 2)
-    try:
-        at, uuid = datetime.fromisoformat(moment), UUID(event_id)
-    except ValueError as error:
-        raise InvalidCursor("cursor is not one this API issued") from error
-    if at.tzinfo is None:  # every issued cursor carries an offset; a naive one is forged
-        raise InvalidCursor("cursor is not one this API issued")
-    return at, uuid
-
-
-def _id_cursor(cursor: str) -> int:
-    [value] = decode_cursor(cursor, 1)
-    try:
-        return int(value)
-    except ValueError as error:
-        raise InvalidCursor("cursor is not one this API issued") from error
