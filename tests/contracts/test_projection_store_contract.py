@@ -43,9 +43,12 @@ class ProjectionStoreContract:
         assert rows[("page_view", "US")].unique_users == 1
 
     def test_minute_windows_add_up_with_exact_active_users(self, start_uow):
+        at = T0.isoformat()  # one minute for all: the factory's default times may cross a minute
         batches = [
-            _timed(make_event(user_id="a"), make_event("purchase", user_id="b", value="5.00")),
-            _timed(make_event(user_id="a", device="desktop")),
+            _timed(
+                make_event(user_id="a", timestamp=at), make_event("purchase", user_id="b", value="5.00", timestamp=at)
+            ),
+            _timed(make_event(user_id="a", device="desktop", timestamp=at)),
         ]
         for timed in batches:
             with start_uow() as uow:
