@@ -47,6 +47,21 @@ def produce_generated(
     return _publish(publisher, topic, records, total=count, rate=rate, show_progress=show_progress, stop=stop)
 
 
+def produce_records(
+    publisher: EventPublisher,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    total: int | None,
+    rate: float | None,
+    show_progress: bool = True,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    """Publish ready-made (key, value) records, paced at `rate`: e.g. labelled traffic whose
+    labels the caller writes down as the records are drawn."""
+    return _publish(publisher, topic, records, total=total, rate=rate, show_progress=show_progress, stop=stop)
+
+
 def produce_lines(publisher: EventPublisher, topic: str, lines: BinaryIO) -> DeliveryReport:
     """Publish each non-blank line as-is. Lines that are not valid events still go to the
     log: the dataflow dead-letters them with a reason, so nothing is lost silently."""

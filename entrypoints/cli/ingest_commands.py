@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from adapters.kafka.topics import ensure_topics
 from entrypoints.cli.common import load_settings, platform
-from entrypoints.feeding import produce_generated, produce_lines
+from entrypoints.feeding import produce_generated, produce_lines, produce_records
 from entrypoints.processor import run_cluster, run_in_this_process
+
+if TYPE_CHECKING:
+    from application.traffic_anomalies import LabelledTraffic
 
 
 def register(app: typer.Typer) -> None:
@@ -27,22 +32,55 @@ def generate(
     rate: Annotated[float | None, typer.Option(help="Events per second; unset = as fast as possible.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic; unset = random.")] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Write JSON lines to stdout instead of Kafka.")] = False,
+    anomaly_rate: Annotated[
+        float,
+        typer.Option(
+            "--anomaly-rate",
+            min=0.0,
+            max=0.2,
+            help="Share of events in injected anomalous episodes (stolen_card, purchase_burst, click_flood, "
+            "impossible_travel, account_takeover), with some users churning; 0 = plain traffic.",
+        ),
+    ] = 0.0,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="PATH",
+            help="Write the ground truth: CSV `event_id,label,kind` at PATH (one row per event; label 1/0, kind "
+            "empty when normal) and `user_id,churned` (1/0, one row per user) at PATH.churn.csv. "
+            "Implies labelled traffic, with churners, even at --anomaly-rate 0.",
+        ),
+    ] = None,
 ) -> None:
     """Generate realistic mock events into topic `user-events` (or as JSON lines)."""
     settings = load_settings()
+    records = None
+    if anomaly_rate > 0 or labels is not None:
+        from application.traffic_anomalies import generate_labelled
+
+        traffic = generate_labelled(
+            count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0, anomaly_rate=anomaly_rate
+        )
+        records = _labelled_records(traffic, labels)
     if stdout:
         from application.traffic import generate_events, to_wire
 
+        if records is None:
+            events = generate_events(count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0)
+            records = ((None, to_wire(event)) for event in events)
         out = sys.stdout.buffer
-        for event in generate_events(count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0):
-            out.write(to_wire(event) + b"\n")
+        for _, value in records:
+            out.write(value + b"\n")
         out.flush()
         return
     with platform(settings) as (_, container):
         ensure_platform_topics(container)
-        report = produce_generated(
-            container.gateways.publisher(), settings.kafka.events_topic, count, rate=rate, seed=_seed(seed)
-        )
+        publisher, topic = container.gateways.publisher(), settings.kafka.events_topic
+        if records is None:
+            report = produce_generated(publisher, topic, count, rate=rate, seed=_seed(seed))
+        else:
+            report = produce_records(publisher, topic, records, total=count, rate=rate)
     typer.echo(f"delivered {report.delivered}, failed {report.failed}", err=True)
     raise typer.Exit(1 if report.failed else 0)
 
@@ -89,6 +127,30 @@ def ensure_platform_topics(container) -> None:
     kafka = settings.kafka
     topics = {name: kafka.partitions for name in (kafka.events_topic, kafka.analytics_topic, kafka.anomalies_topic)}
     ensure_topics(container.gateways.kafka_config(), topics)
+
+
+def _labelled_records(traffic: LabelledTraffic, labels: Path | None) -> Iterator[tuple[bytes, bytes]]:
+    """The events as (key, value) records; with `labels`, each event's label is written as it is drawn,
+    and the churn ground truth once the stream has ended."""
+    from application.traffic import partition_key, to_wire
+
+    if labels is None:
+        for labelled in traffic:
+            yield partition_key(labelled.event), to_wire(labelled.event)
+        return
+    users: set[str] = set()
+    with labels.open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["event_id", "label", "kind"])
+        for labelled in traffic:
+            event = labelled.event
+            rows.writerow([event.event_id, int(labelled.anomaly is not None), labelled.anomaly or ""])
+            users.add(event.user_id)
+            yield partition_key(event), to_wire(event)
+    with labels.with_name(labels.name + ".churn.csv").open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["user_id", "churned"])
+        rows.writerows([user, int(user in traffic.churned_users)] for user in sorted(users))
 
 
 def _seed(seed: int | None) -> int:

@@ -1,0 +1,142 @@
+"""Scoring contracts: detectors score feature vectors, a registry keeps trained models,
+and scores combine into verdicts with reasons a person can read.
+
+The domain fixes only the shapes; detectors (statistical models, online learners, rules)
+are adapters. Every detector scores in [0, 1], higher meaning more anomalous, so scores of
+different kinds of detector can be weighed against each other and one threshold applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import isfinite
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from domain.features import FEATURE_NAMES, Features, reasons
+
+NO_SINGLE_REASON = "unusual combination of activity for this user"
+"""The reason of an anomaly that no rule of `domain.features.reasons` explains (the model saw it)."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Scores a batch of feature vectors, each in [0, 1]; scoring never changes the detector.
+
+    So a score is reproducible: the same model version scores the same batch the same way.
+    """
+
+    name: str
+
+    def score(self, batch: Sequence[Features]) -> list[float]: ...
+
+
+@runtime_checkable
+class OnlineDetector(Detector, Protocol):
+    """A detector that also learns as events stream by: score a batch first, then learn it."""
+
+    def learn(self, batch: Sequence[Features]) -> None: ...
+
+
+class ModelInfo(BaseModel):
+    """What a batch model was trained as and on, saved with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = Field(min_length=1)  # e.g. "isolation_forest"
+    params: dict[str, Any] = Field(default_factory=dict)
+    trained_from: AwareDatetime  # the event-time window of the training data
+    trained_to: AwareDatetime
+    metrics: dict[str, float] = Field(default_factory=dict)
+    features: tuple[str, ...] = FEATURE_NAMES  # the column order it was trained on
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> ModelInfo:
+        if self.trained_from > self.trained_to:
+            raise ValueError("trained_from is after trained_to")
+        return self
+
+
+class ModelVersion(BaseModel):
+    """One saved model: its registry-assigned version and what it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str = Field(min_length=1)
+    created_at: AwareDatetime
+    info: ModelInfo
+
+
+class ModelRegistry(Protocol):
+    """The port to persisted batch models: training saves, scoring loads the latest."""
+
+    def latest(self) -> ModelVersion | None: ...
+
+    def save(self, detector: Detector, info: ModelInfo) -> ModelVersion: ...
+
+    def load(self, version: ModelVersion) -> Detector: ...
+
+
+CombineMode = Literal["mean", "max"]
+
+
+def combine(scores: Sequence[Sequence[float]], weights: Sequence[float], *, mode: CombineMode = "mean") -> list[float]:
+    """One score per event from several detectors' scores (`scores[d][i]`: detector d, event i).
+
+    Each input is first clipped to [0, 1] (NaN counts as 0, no evidence), so a detector out
+    of contract cannot outweigh the others. "mean" is the weighted mean: detectors are peers
+    and one detector's spike alone is damped. "max" takes the largest score, each scaled by
+    its weight relative to the largest weight: detectors that look for different things
+    (velocity vs amounts), where any one confident alarm should count in full.
+    """
+    if len(scores) != len(weights) or not scores:
+        raise ValueError(f"need one weight per detector, got {len(scores)} score lists and {len(weights)} weights")
+    if any(not (isfinite(w) and w >= 0) for w in weights) or not sum(weights) > 0:
+        raise ValueError(f"weights must be finite, >= 0 and not all 0: {list(weights)}")
+    size = len(scores[0])
+    if any(len(s) != size for s in scores):
+        raise ValueError(f"score lists differ in length: {[len(s) for s in scores]}")
+    if mode not in ("mean", "max"):
+        raise ValueError(f"unknown mode {mode!r}: 'mean' or 'max'")
+    top = max(weights)
+    relative = [w / top for w in weights]  # in [0, 1]: their sum cannot overflow, as huge weights' would
+    scale = sum(relative) if mode == "mean" else 1.0
+    shares = [r / scale for r in relative]
+    fold = sum if mode == "mean" else max
+    columns = zip(*scores, strict=True)  # one column per event: its score from each detector
+    # The final clip only absorbs float rounding: a weighted mean of [0, 1] values is in [0, 1].
+    return [_clip(fold([share * _clip(s) for share, s in zip(shares, column, strict=True)])) for column in columns]
+
+
+def _clip(score: float) -> float:
+    return min(score, 1.0) if score >= 0.0 else 0.0  # NaN >= 0 is False: NaN -> 0
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyVerdict:
+    score: float
+    is_anomaly: bool
+    reasons: list[str]  # empty unless is_anomaly
+
+
+def verdicts(
+    combined: Sequence[float], features_batch: Sequence[Features], threshold: float, *, limit: int = 3
+) -> list[AnomalyVerdict]:
+    """An event is an anomaly when its combined score is at or above `threshold` (in [0, 1]).
+
+    Reasons are worked out for anomalies only (the rare case: it keeps scoring cheap); an
+    anomaly no rule explains gets NO_SINGLE_REASON, so every anomaly record says something.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if len(combined) != len(features_batch):
+        raise ValueError(f"{len(combined)} scores for {len(features_batch)} feature vectors")
+    out = []
+    for score, features in zip(combined, features_batch, strict=True):
+        if score >= threshold:
+            out.append(AnomalyVerdict(score, True, reasons(features, limit=limit) or [NO_SINGLE_REASON]))
+        else:
+            out.append(AnomalyVerdict(score, False, []))
+    return out

@@ -1,0 +1,457 @@
+"""Scoring features: computed from a user's past only, exact windows, bounded state, readable reasons."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from datetime import datetime, timedelta
+from math import cos, isfinite, log1p, pi, sin
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.event_time import DEFAULT_ALLOWED_LATENESS
+from domain.features import (
+    FEATURE_NAMES,
+    INDEX,
+    MAX_AMOUNTS,
+    MAX_RECENT,
+    SECONDS_CAP,
+    Features,
+    UserFeatureState,
+    as_dict,
+    extract,
+    observe,
+    reasons,
+)
+from tests.factories import T0, make_event
+
+US = timedelta(microseconds=1)
+SESSION = str(uuid.UUID(int=1, version=4))
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def event(kind: str = "page_view", seconds: float = 0, **overrides):
+    """An event of user u1 at T0 + seconds, in one session unless told otherwise."""
+    when = overrides.pop("when", at(seconds))
+    fields = {"user_id": "u1", "session_id": SESSION, "timestamp": when.isoformat(), **overrides}
+    return make_event(kind, **fields), when
+
+
+def run(timed) -> list[Features]:
+    """Features of one user's events, observed in the order given."""
+    state, out = None, []
+    for e, when in timed:
+        features, state = observe(state, e, when)
+        out.append(features)
+    return out
+
+
+def feature(features: Features, name: str) -> float:
+    return features[INDEX[name]]
+
+
+def last(timed, name: str) -> float:
+    return feature(run(timed)[-1], name)
+
+
+def purchases(*values: str, every: float = 60):
+    return [event("purchase", i * every, value=v) for i, v in enumerate(values)]
+
+
+# --- names and first events -------------------------------------------------------------------
+
+
+def test_feature_names_are_unique_and_index_follows_their_order():
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+    assert [INDEX[name] for name in FEATURE_NAMES] == list(range(len(FEATURE_NAMES)))
+    features = run([event()])[0]
+    assert len(features) == len(FEATURE_NAMES)
+    assert all(isinstance(x, float) for x in features)
+    assert list(as_dict(features)) == list(FEATURE_NAMES)
+
+
+def test_a_first_event_counts_only_itself_and_has_nothing_to_compare_with():
+    f = as_dict(run([event("page_view", 0)])[0])
+    assert (f["events_last_1m"], f["events_last_1h"], f["purchases_last_1m"], f["clicks_last_10s"]) == (1, 1, 0, 0)
+    assert f["seconds_since_previous"] == SECONDS_CAP
+    assert f["seconds_since_country_change"] == SECONDS_CAP
+    assert f["countries_last_10m"] == 1
+    assert (f["country_changed"], f["device_changed"], f["new_device"], f["new_country"]) == (0, 0, 0, 0)
+    assert (f["amount_log"], f["amount_zscore"], f["amount_to_median"]) == (0, 0, 0)
+    assert f["session_events_per_minute"] == 1.0
+    assert (f["is_purchase"], f["is_click"], f["is_login"]) == (0, 0, 0)
+
+
+def test_a_first_purchase_has_its_amount_but_no_history_to_compare_it_with():
+    f = as_dict(run([event("purchase", 0, value="19.99")])[0])
+    assert f["amount_log"] == pytest.approx(log1p(19.99))
+    assert (f["amount_zscore"], f["amount_to_median"]) == (0, 0)
+    assert (f["purchases_last_1m"], f["is_purchase"]) == (1, 1)
+
+
+def test_event_type_flags():
+    kinds = ["purchase", "click", "login", "search"]
+    features = run([event(kind, i) for i, kind in enumerate(kinds)])
+    flags = [(feature(f, "is_purchase"), feature(f, "is_click"), feature(f, "is_login")) for f in features]
+    assert flags == [(1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)]
+
+
+# --- velocity windows ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "window"),
+    [
+        ("page_view", "events_last_1m", timedelta(minutes=1)),
+        ("page_view", "events_last_1h", timedelta(hours=1)),
+        ("purchase", "purchases_last_1m", timedelta(minutes=1)),
+        ("click", "clicks_last_10s", timedelta(seconds=10)),
+    ],
+)
+def test_a_window_includes_an_event_exactly_its_length_before_and_not_a_microsecond_more(kind, name, window):
+    assert last([event(kind, when=T0), event(kind, when=T0 + window)], name) == 2
+    assert last([event(kind, when=T0), event(kind, when=T0 + window + US)], name) == 1
+
+
+def test_windows_count_by_kind():
+    timed = [event("click", 0), event("purchase", 1), event("click", 2), event("page_view", 3), event("click", 4)]
+    f = as_dict(run(timed)[-1])
+    assert (f["events_last_1m"], f["clicks_last_10s"], f["purchases_last_1m"]) == (5, 3, 1)
+
+
+def test_an_earlier_observed_event_stamped_later_has_not_happened_yet_for_this_one():
+    f = as_dict(run([event("click", 30), event("click", 10)])[-1])
+    assert (f["events_last_1m"], f["events_last_1h"], f["clicks_last_10s"]) == (1, 1, 1)
+    assert f["seconds_since_previous"] == 0  # out of order: no negative gaps
+    just_after, same_time = (
+        [event("click", when=T0 + US), event("click", when=T0)],
+        [event("click", 0), event("click", 0)],
+    )
+    assert (last(just_after, "events_last_1m"), last(just_after, "clicks_last_10s")) == (1, 1)
+    assert (last(same_time, "events_last_1m"), last(same_time, "clicks_last_10s")) == (2, 2)
+
+
+def test_windows_stay_exact_for_an_event_as_late_as_the_allowed_lateness():
+    lateness = DEFAULT_ALLOWED_LATENESS.total_seconds()
+    timed = [event("click", 100), event("click", 105), event("click", 108 + lateness), event("click", 108)]
+    assert last(timed, "clicks_last_10s") == 3  # 100, 105 and itself, though 5 min behind the newest
+
+
+def test_old_event_times_are_forgotten():
+    timed = [event("click", minute * 60) for minute in range(0, 200, 2)]
+    state = None
+    for e, when in timed:
+        _, state = observe(state, e, when)
+    newest = state.times[-1]
+    span = (timedelta(hours=1) + DEFAULT_ALLOWED_LATENESS) // US
+    assert state.times[0] >= newest - span
+    assert len(state.times) <= span // (120 * 10**6) + 1
+    assert len(state.click_times) <= 3
+
+
+def test_a_burst_saturates_at_max_recent_event_times():
+    timed = [event("page_view", i / 10) for i in range(MAX_RECENT + 50)]
+    state = None
+    for e, when in timed:
+        features, state = observe(state, e, when)
+    assert len(state.times) == MAX_RECENT
+    assert feature(features, "events_last_1h") == MAX_RECENT + 1
+    assert feature(features, "events_last_1m") == 601  # 10 a second, the exact minute still counted
+
+
+def test_seconds_since_previous_and_its_cap():
+    timed = [event("page_view", 0), event("page_view", 2.5), event("page_view", 2.5 + 3 * 86_400)]
+    assert [feature(f, "seconds_since_previous") for f in run(timed)] == [SECONDS_CAP, 2.5, SECONDS_CAP]
+
+
+# --- amounts ------------------------------------------------------------------------------------
+
+
+def test_amount_zscore_and_ratio_to_median_against_earlier_purchases():
+    f = as_dict(run(purchases("10.00", "20.00", "30.00", "300.00"))[-1])
+    assert f["amount_to_median"] == pytest.approx(15.0)  # median 20
+    assert f["amount_zscore"] == pytest.approx(28.0)  # mean 20, sample sd 10
+    assert f["amount_log"] == pytest.approx(log1p(300))
+
+
+def test_the_median_of_an_even_history_is_the_mean_of_the_middle_two():
+    assert last(purchases("10.00", "30.00", "100.00", "1.00", "40.00"), "amount_to_median") == pytest.approx(2.0)
+
+
+def test_one_earlier_purchase_gives_a_ratio_but_no_zscore():
+    f = as_dict(run(purchases("10.00", "25.00"))[-1])
+    assert (f["amount_to_median"], f["amount_zscore"]) == (pytest.approx(2.5), 0)
+
+
+def test_a_constant_history_floors_the_deviation_at_a_tenth_of_the_mean():
+    assert last(purchases("10.00", "10.00", "10.00", "11.00"), "amount_zscore") == pytest.approx(1.0)
+    assert last(purchases("10.00", "10.00", "10.00", "9.00"), "amount_zscore") == pytest.approx(-1.0)
+
+
+def test_extreme_amounts_are_capped():
+    assert last(purchases("10.00", "10.00", "99999.00"), "amount_zscore") == 100.0
+    assert last(purchases("0.00", "0.00", "500.00"), "amount_to_median") == 10_000.0  # free purchases: median 1 cent
+
+
+def test_only_purchases_build_the_amount_history():
+    timed = [
+        event("purchase", 0, value="10.00"),
+        event("page_view", 10, value="5000.00"),
+        event("purchase", 20, value="30.00"),
+    ]
+    features = run(timed)
+    assert feature(features[1], "amount_log") == 0
+    assert feature(features[2], "amount_to_median") == pytest.approx(3.0)
+
+
+def test_the_amount_history_keeps_the_last_purchases_only():
+    values = ["1000.00"] * 60 + ["10.00"] * MAX_AMOUNTS + ["100.00"]
+    assert last(purchases(*values, every=1), "amount_to_median") == pytest.approx(10.0)  # not 0.1: old 1000s gone
+
+
+def test_an_earlier_observed_purchase_stamped_later_is_not_in_the_history():
+    timed = [event("purchase", 100, value="1000.00"), event("purchase", 10, value="10.00")]
+    f = as_dict(run(timed)[-1])
+    assert (f["amount_to_median"], f["purchases_last_1m"]) == (0, 1)
+    timed.append(event("purchase", 200, value="100.00"))
+    assert feature(run(timed)[-1], "amount_to_median") == pytest.approx(100 / 505)  # both count once past
+
+
+# --- countries and devices ----------------------------------------------------------------------
+
+
+def test_country_switches_how_fast_and_how_many():
+    countries = [(0, "US"), (30, "FR"), (90, "FR"), (100, "US")]
+    timed = [event(seconds=s, country=c) for s, c in countries]
+    f = [as_dict(x) for x in run(timed)]
+    assert [x["country_changed"] for x in f] == [0, 1, 0, 1]
+    assert [x["seconds_since_country_change"] for x in f] == [SECONDS_CAP, 30, 90, 10]
+    assert [x["countries_last_10m"] for x in f] == [1, 2, 2, 2]
+    assert [x["new_country"] for x in f] == [0, 1, 0, 0]
+
+
+def test_countries_in_ten_minutes_count_distinct_countries_and_stop_at_the_boundary():
+    hops = ["US", "FR", "DE", "ES", "IT", "NL", "BE"]
+    timed = [event(seconds=50 * i, country=c) for i, c in enumerate(hops)]
+    assert last(timed, "countries_last_10m") == 7
+    assert last(timed + [event(seconds=310, country="US")], "countries_last_10m") == 7  # US again: not twice
+    ten_minutes = timedelta(minutes=10)
+    for later, expected in ((ten_minutes, 2), (ten_minutes + US, 1)):
+        timed = [event(when=T0, country="US"), event(when=T0 + later, country="FR")]
+        assert last(timed, "countries_last_10m") == expected
+
+
+def test_new_and_changed_devices():
+    timed = [event(seconds=0, device="mobile"), event(seconds=1, device="desktop"), event(seconds=2, device="mobile")]
+    f = [as_dict(x) for x in run(timed)]
+    assert [(x["device_changed"], x["new_device"]) for x in f] == [(0, 0), (1, 1), (1, 0)]
+
+
+# --- sessions and time of day ------------------------------------------------------------------
+
+
+def test_session_rate_counts_this_session_over_its_minutes_floored_at_one():
+    other = str(uuid.UUID(int=2, version=4))
+    timed = [event(seconds=s) for s in (0, 30, 60, 90, 120)] + [event(seconds=130, session_id=other)]
+    rates = [feature(f, "session_events_per_minute") for f in run(timed)]
+    assert rates == [1.0, 2.0, 3.0, pytest.approx(4 / 1.5), 2.5, 1.0]
+
+
+def test_hour_of_day_is_the_local_hour_in_the_country_on_a_circle():
+    utc_ten = T0.replace(hour=10)
+    for country, local_hour in (("GB", 10), ("US", 5), ("JP", 19)):  # late November: no daylight saving
+        f = as_dict(run([event(when=utc_ten, country=country)])[0])
+        assert f["hour_of_day_sin"] == pytest.approx(sin(2 * pi * local_hour / 24))
+        assert f["hour_of_day_cos"] == pytest.approx(cos(2 * pi * local_hour / 24))
+
+
+# --- no look-ahead, determinism, state ---------------------------------------------------------
+
+KINDS = ["page_view", "click", "purchase", "login", "search"]
+step = st.tuples(
+    st.sampled_from(KINDS),
+    st.floats(0, 90),  # seconds after the previous event's base time
+    st.one_of(st.just(0.0), st.floats(0, 2), st.floats(0, 120)),  # seconds behind its base time: out of order
+    st.sampled_from(["US", "FR", "DE"]),
+    st.sampled_from(["mobile", "desktop"]),
+    st.integers(1, 2),  # session
+    st.integers(0, 50_000),  # cents
+)
+
+
+SESSIONS = {n: str(uuid.UUID(int=n, version=4)) for n in (1, 2)}
+
+
+def within(timed, seconds: float):
+    """Events of `timed` stamped at most `seconds` before the last one's time, and not after it."""
+    now = timed[-1][1]
+    return [e for e, t in timed if timedelta(0) <= now - t <= timedelta(seconds=seconds)]
+
+
+def build(steps, *, in_order: bool = False):
+    timed, base = [], 0.0
+    for kind, gap, jitter, country, device, session, cents in steps:
+        base += gap
+        extra = {"value": f"{cents / 100:.2f}"} if kind == "purchase" else {}
+        when = base if in_order else base - jitter
+        timed.append(event(kind, when, country=country, device=device, session_id=SESSIONS[session], **extra))
+    return timed
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25), st.lists(step, max_size=10))
+def test_later_events_never_change_the_features_of_earlier_ones(steps, more):
+    timed = build(steps + more)
+    assert run(timed)[: len(steps)] == run(timed[: len(steps)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25), st.booleans())
+def test_counts_match_a_brute_force_over_earlier_events(steps, in_order):
+    timed = build(steps, in_order=in_order)
+    state = None
+    for e, when in timed:
+        _, state = observe(state, e, when)
+    assert all(t == sorted(t) for t in (state.times, state.purchase_times, state.click_times))
+    for k, features in enumerate(run(timed)):
+        upto = timed[: k + 1]  # the earlier-observed events and this one
+        f = as_dict(features)
+        assert f["events_last_1m"] == len(within(upto, 60))
+        assert f["events_last_1h"] == len(within(upto, 3600))
+        assert f["purchases_last_1m"] == len([e for e in within(upto, 60) if e.event_type == "purchase"])
+        assert f["clicks_last_10s"] == len([e for e in within(upto, 10) if e.event_type == "click"])
+        if in_order:
+            assert f["countries_last_10m"] == len({e.country for e in within(upto, 600)})
+        assert all(isfinite(x) for x in features)
+        assert all(f[flag] in (0, 1) for flag in ("country_changed", "device_changed", "new_device", "new_country"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(step, min_size=2, max_size=25), st.data())
+def test_a_stream_cut_anywhere_and_resumed_from_a_pickled_state_gives_the_same_features(steps, data):
+    timed = build(steps)
+    cut = data.draw(st.integers(1, len(timed) - 1))
+    whole, _ = extract(timed)
+    head, states = extract(timed[:cut])
+    tail, _ = extract(timed[cut:], pickle.loads(pickle.dumps(states)))
+    assert head + tail == whole
+    assert extract(timed)[0] == whole  # deterministic
+
+
+def test_extract_keeps_users_apart():
+    a1, a2 = event("purchase", 0, value="10.00"), event("purchase", 10, value="100.00")
+    b1 = event("purchase", 5, value="1000.00", user_id="u2")
+    features, states = extract([a1, b1, a2])
+    assert set(states) == {"u1", "u2"}
+    assert feature(features[1], "amount_to_median") == 0  # u2's first purchase
+    assert feature(features[2], "amount_to_median") == pytest.approx(10.0)  # against u1's 10.00 only
+
+
+def test_observe_updates_and_returns_the_given_state():
+    state = UserFeatureState()
+    e, when = event()
+    _, returned = observe(state, e, when)
+    assert returned is state and state.times and state.previous_time is not None
+
+
+# --- reasons ------------------------------------------------------------------------------------
+
+
+def vector(**values: float) -> Features:
+    """An unremarkable event's features, with some set."""
+    quiet = dict.fromkeys(FEATURE_NAMES, 0.0) | {
+        "events_last_1m": 1.0,
+        "events_last_1h": 1.0,
+        "countries_last_10m": 1.0,
+        "seconds_since_previous": 60.0,
+        "seconds_since_country_change": SECONDS_CAP,
+        "session_events_per_minute": 1.0,
+    }
+    return tuple((quiet | values)[name] for name in FEATURE_NAMES)
+
+
+def test_an_unremarkable_event_has_no_reasons():
+    assert reasons(vector()) == []
+    assert reasons(vector(new_device=0, amount_to_median=4.9, clicks_last_10s=19, countries_last_10m=2)) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ({"amount_to_median": 38.2, "is_purchase": 1}, "purchase 38x this user's median"),
+        ({"amount_to_median": 5.5, "is_purchase": 1}, "purchase 5.5x this user's median"),
+        ({"amount_to_median": 6.0, "is_purchase": 1}, "purchase 6x this user's median"),
+        ({"amount_zscore": 6.24, "amount_to_median": 2.0}, "purchase 6.2 standard deviations above this user's mean"),
+        ({"amount_zscore": 100.0, "amount_to_median": 3.0}, "purchase 100+ standard deviations above this user's mean"),
+        ({"countries_last_10m": 7}, "7 countries in 10 minutes"),
+        ({"country_changed": 1, "seconds_since_country_change": 45}, "switched country within 45 seconds"),
+        ({"country_changed": 1, "seconds_since_country_change": 0.1}, "switched country within less than a second"),
+        ({"country_changed": 1, "seconds_since_country_change": 600}, "switched country within 10 minutes"),
+        ({"clicks_last_10s": 45, "events_last_1m": 45}, "45 clicks in 10 seconds"),
+        ({"purchases_last_1m": 12}, "12 purchases in 1 minute"),
+        ({"events_last_1m": 120}, "120 events in 1 minute"),
+        ({"events_last_1h": 1500}, "1500 events in 1 hour"),
+        ({"session_events_per_minute": 40.4}, "40 events per minute in this session"),
+        ({"new_device": 1, "new_country": 1}, "new device and new country"),
+        ({"new_device": 1}, "new device"),
+        ({"new_country": 1, "is_login": 1}, "login from a new country"),
+        ({"new_device": 1, "new_country": 1, "is_login": 1}, "login from a new device and new country"),
+    ],
+)
+def test_reason_texts(values, text):
+    assert reasons(vector(**values)) == [text]
+
+
+def test_a_slow_country_change_is_no_reason():
+    assert reasons(vector(country_changed=1, seconds_since_country_change=901)) == []
+    assert reasons(vector(country_changed=0, seconds_since_country_change=5)) == []  # no switch at this event
+
+
+def test_reasons_are_ordered_by_severity_limited_and_one_per_topic():
+    f = vector(
+        amount_to_median=38,
+        is_purchase=1,
+        countries_last_10m=7,
+        clicks_last_10s=45,
+        events_last_1m=300,
+        new_device=1,
+        new_country=1,
+        purchases_last_1m=6,
+    )
+    assert reasons(f, limit=10) == [
+        "purchase 38x this user's median",  # 7.6 past its threshold
+        "300 events in 1 minute",  # 5.0, and beats 45 clicks (2.25) in its topic
+        "7 countries in 10 minutes",  # 2.33
+        "new device and new country",  # 1.5
+        "6 purchases in 1 minute",  # 1.2
+    ]
+    assert reasons(f) == reasons(f, limit=10)[:3]
+    assert reasons(f, limit=0) == []
+
+
+def test_reasons_reject_a_vector_of_the_wrong_length():
+    with pytest.raises(ValueError, match="expected"):
+        reasons((1.0, 2.0))
+
+
+def test_reasons_from_real_events():
+    history = purchases("10.00", "10.00", "10.00", "380.00")
+    assert reasons(run(history)[-1])[0] == "purchase 38x this user's median"
+    hops = [event(seconds=50 * i, country=c) for i, c in enumerate(["US", "FR", "DE", "ES", "IT", "NL", "BE"])]
+    assert "7 countries in 10 minutes" in reasons(run(hops)[-1])
+    clicks = [event("click", i / 5) for i in range(45)]
+    assert "45 clicks in 10 seconds" in reasons(run(clicks)[-1])
+
+
+def test_a_fast_country_switch_ranks_on_a_log_scale_in_its_own_topic():
+    f = vector(countries_last_10m=7, country_changed=1, seconds_since_country_change=45, amount_to_median=38)
+    assert reasons(f) == [
+        "purchase 38x this user's median",  # 7.6
+        "7 countries in 10 minutes",  # 2.33
+        "switched country within 45 seconds",  # 1 + log10(900 / 45) = 2.30
+    ]
