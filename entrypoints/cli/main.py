@@ -16,6 +16,7 @@ from entrypoints.cli import (  # noqa: E402
     ingest_commands,
     replay_commands,
     service_commands,
+    train_commands,
 )
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ ingest_commands.register(app)
 bench_command.register(app)
 replay_commands.register(app)
 api_command.register(app)
+train_commands.register(app)
 
 if __name__ == "__main__":
     app()
