@@ -14,6 +14,7 @@ from entrypoints.cli import (  # noqa: E402
     api_command,
     bench_command,
     ingest_commands,
+    ml_commands,
     replay_commands,
     service_commands,
     train_commands,
@@ -32,6 +33,7 @@ bench_command.register(app)
 replay_commands.register(app)
 api_command.register(app)
 train_commands.register(app)
+ml_commands.register(app)
 
 if __name__ == "__main__":
     app()

@@ -13,7 +13,10 @@ from tests.integration.platform import MALFORMED, Database, analytics, platform_
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = ["up", "services", "migrate", "generate", "produce", "process", "bench", "api", "replay", "dlq replay"]
+COMMANDS = [
+    "up", "services", "migrate", "generate", "produce", "process", "bench", "api", "replay", "dlq replay",
+    "train churn", "evaluate",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
