@@ -15,10 +15,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.features import FEATURE_NAMES, Features, reasons
+from domain.anomaly_reasons import reasons
+from domain.features import FEATURE_NAMES, Features
 
 NO_SINGLE_REASON = "unusual combination of activity for this user"
-"""The reason of an anomaly that no rule of `domain.features.reasons` explains (the model saw it)."""
+"""The reason of an anomaly that no rule of `domain.anomaly_reasons.reasons` explains (the model saw it)."""
 
 
 @runtime_checkable
