@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -12,6 +12,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import AnalyticsError
+from domain.stats import DailyStats
+from domain.users import User
 
 T = TypeVar("T")
 
@@ -37,26 +39,14 @@ class EventView(View):
     anomaly_score: float | None = Field(description="0..1, higher is more anomalous; null until scored")
 
 
-class UserView(View):
-    user_id: str
-    first_seen: datetime
-    last_seen: datetime
-    total_events: int
-    total_purchases: int
-    total_spent: Decimal
-    country: str
-    metadata: dict[str, Any]
+class UserView(User):
+    """The `users` projection as stored, plus the latest churn score."""
+
     churn_probability: float | None = Field(description="null until a churn model has scored this user")
 
 
-class DailyStatsView(View):
-    day: date
-    event_type: str
-    country: str
-    events: int
-    unique_users: int
-    purchases: int
-    revenue: Decimal
+class DailyStatsView(DailyStats):
+    """One `daily_stats` row (the domain's own shape)."""
 
 
 class MinuteWindowView(View):
