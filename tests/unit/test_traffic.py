@@ -255,10 +255,10 @@ def test_some_events_carry_a_slightly_later_client_send_time(stream):
 
 
 def test_generation_is_lazy_and_cheap_to_start():
-    started = time.perf_counter()
+    # Eagerly generating a billion events would never return; the users are capped too.
     first = list(islice(generate_events(10**9, seed=1, start=START), 10))
     assert len(first) == 10
-    assert time.perf_counter() - started < 2.0  # users capped, nothing pre-generated
+    assert TrafficProfile().user_count(10**9) == 100_000
 
 
 @pytest.mark.parametrize(
