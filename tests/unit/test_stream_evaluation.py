@@ -17,16 +17,9 @@ from typer.testing import CliRunner
 
 from adapters.ml.half_space_trees import RiverHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
-from adapters.ml.stream_evaluation import (
-    COMBINE_MODE,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WEIGHTS,
-    GAP_CAP_S,
-    PREPARED_NAMES,
-    labelled_stream_benchmark,
-    prepare,
-)
+from adapters.ml.stream_evaluation import labelled_stream_benchmark
 from application.traffic_anomalies import ANOMALY_KINDS
+from domain.detection import COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, GAP_CAP_S, PREPARED_NAMES, prepare
 from domain.features import FEATURE_NAMES, INDEX
 from domain.scoring import combine
 from entrypoints.cli import ml_commands
