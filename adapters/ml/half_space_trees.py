@@ -64,6 +64,11 @@ class RiverHalfSpaceTrees:
         )
         self.learned = 0
 
+    @property
+    def warm(self) -> bool:
+        """True once the first window is learned: before, there is no reference mass and every score is 0."""
+        return self.learned >= self.window_size
+
     # --- the OnlineDetector port -------------------------------------------------------------
 
     def score(self, batch: Sequence[Features]) -> list[float]:
