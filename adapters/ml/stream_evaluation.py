@@ -14,10 +14,9 @@ Only the events after the training window are measured: ROC-AUC (`roc_auc_score`
 precision and recall overall and recall per anomaly kind.
 
 Configuration: what the detectors see (`prepare`), how scores combine and the threshold are the
-domain's (`domain.detection`); the hyper-parameters below were tuned here, on this stream:
-IF PR-AUC 0.74 -> 0.82 with 1024 samples a tree instead of 256; HST 0.50 -> 0.69 with windows of
-1000 events and trees of height 8 instead of 250 and 10. With the amount z-score and ratio to
-median back among the inputs, IF's PR-AUC fell from 0.82 to 0.64 (see `domain.detection`).
+domain's (`domain.detection`); the hyper-parameters (`adapters.ml.tuning`) were tuned here, on
+this stream. With the amount z-score and ratio to median back among the inputs, IF's PR-AUC fell
+from 0.82 to 0.64 (see `domain.detection`).
 """
 
 from __future__ import annotations
@@ -32,15 +31,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from adapters.ml.half_space_trees import RiverHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
+from adapters.ml.tuning import HST_PARAMS, IF_PARAMS
 from application.traffic_anomalies import ANOMALY_KINDS, generate_labelled
 from domain.detection import COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, PREPARED_NAMES, prepare
 from domain.features import extract
 from domain.scoring import combine
 
-# Tuned on this stream (not Shuttle's): IF PR-AUC 0.74 -> 0.82 with 1024 samples a tree instead of 256;
-# HST 0.50 -> 0.69 with windows of 1000 events and trees of height 8 instead of 250 and 10.
-IF_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_samples": 1024, "contamination": "auto", "random_state": 42}
-HST_PARAMS: dict[str, Any] = {"n_trees": 50, "height": 8, "window_size": 1000, "seed": 42}
 TRAIN_FRACTION = 0.3
 START = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

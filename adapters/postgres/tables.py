@@ -17,6 +17,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -210,3 +211,29 @@ PROJECTION_TABLES = (
     "users", "daily_stats", "daily_stats_users", "realtime_windows",
     "realtime_window_users", "event_rate_buckets", "sessions",
 )  # fmt: skip
+
+models = Table(
+    "models",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("trained_from", DateTime(timezone=True), nullable=False),
+    Column("trained_to", DateTime(timezone=True), nullable=False),
+    Column("training_events", BigInteger, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("metrics", JSONB, nullable=False),
+    Column("features", ARRAY(Text), nullable=False),
+    Index("ix_models_kind_created_at", "kind", text("created_at DESC")),
+)
+
+detector_states = Table(
+    "detector_states",
+    metadata,
+    Column("name", String(64), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("events_learned", BigInteger, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("name", "partition"),
+)

@@ -4,12 +4,18 @@
 in the file model registry (`<data_dir>/models/churn/<version>.joblib` and its JSON sidecar),
 and writes every user's churn probability to `churn_scores`, which `GET /v1/users/{user_id}`
 reads. The group is `train`; other models add their own commands to it.
+
+`train anomaly` fits the batch anomaly detector (Isolation Forest, `IF_PARAMS`) on the last
+`--window-hours` of events with `application.anomaly_training`, saves it in the same registry
+(`<data_dir>/models/if/<version>.joblib`) and records the version in the `models` table.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +24,15 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.ml.churn_model import SklearnChurnModel
+from adapters.ml.isolation_forest import SklearnIsolationForest
 from adapters.ml.model_store import FileModelRegistry
+from adapters.ml.tuning import IF_PARAMS
+from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
 from adapters.postgres.churn import PostgresChurnEventSource, save_churn_scores
+from application.anomaly_training import DEFAULT_MIN_EVENTS, FittedDetector, NotEnoughEvents, train_anomaly
 from application.churn import NotEnoughHistory, train_churn
+from domain.detection import BATCH_DETECTOR
+from domain.features import Features
 from entrypoints.cli.common import load_settings, platform
 
 train = typer.Typer(help="Train models from the event store and publish their scores.", no_args_is_help=True)
@@ -73,12 +85,93 @@ def churn(
     print(json.dumps(summary), flush=True)
 
 
-def _print_table(summary: dict[str, Any]) -> None:
-    table = Table(title="analytics train churn")
+@train.command("anomaly")
+def anomaly(
+    window_hours: Annotated[
+        float, typer.Option("--window-hours", min=0.001, help="Train on the events of the last N hours of event time.")
+    ] = 24.0,
+    min_events: Annotated[
+        int, typer.Option("--min-events", min=1, help="Refuse to train on fewer events than this.")
+    ] = DEFAULT_MIN_EVENTS,
+    labels_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="PATH",
+            exists=True,
+            dir_okay=False,
+            help="Ground truth CSV `event_id,label,kind` (as `analytics generate --labels` writes it): "
+            "adds ROC-AUC and PR-AUC over the labelled training events.",
+        ),
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
+) -> None:
+    """Train the batch anomaly detector on the latest window of events, save it and record it in `models`."""
+    settings = load_settings()
+    now = datetime.now(UTC)
+    labels = _read_labels(labels_path) if labels_path else None
+    registry = FileModelRegistry(settings.data_dir / "models")
+    console = Console(stderr=True)
+    with platform(settings) as (_, container), console.status("starting...") as status:
+        engine = container.gateways.engine()
+        try:
+            report = train_anomaly(
+                PostgresAnomalyEventSource(engine),
+                registry.for_kind(BATCH_DETECTOR),
+                PostgresModelCatalog(engine),
+                now=now,
+                detector_factory=fit_isolation_forest,
+                window=timedelta(hours=window_hours),
+                min_events=min_events,
+                labels=labels,
+                progress=status.update,
+            )
+        except NotEnoughEvents as error:
+            status.stop()
+            typer.echo(f"cannot train an anomaly detector: {error}", err=True)
+            raise typer.Exit(1) from None
+
+    summary = {
+        **report.as_dict(),
+        "model_path": str(registry.root / BATCH_DETECTOR / f"{report.model.version}.joblib"),
+    }
+    _print_table(summary, title="analytics train anomaly")
+    if json_path:
+        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+
+
+def fit_isolation_forest(rows: Sequence[Features]) -> FittedDetector:
+    """The `DetectorFactory` of `train anomaly`: Isolation Forest with `IF_PARAMS`, at most one tree sample
+    per row."""
+    params = {**IF_PARAMS, "max_samples": min(IF_PARAMS["max_samples"], len(rows))}
+    forest = SklearnIsolationForest(name=BATCH_DETECTOR).fit(rows, **params)
+    return FittedDetector(forest, forest.params())
+
+
+def _read_labels(path: Path) -> dict[str, bool]:
+    """`{event_id: is_anomaly}` from a CSV with `event_id` and `label` (1/0) columns."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if not {"event_id", "label"} <= set(reader.fieldnames or ()):
+            raise typer.BadParameter(f"{path} needs the columns event_id and label", param_hint="--labels")
+        labels: dict[str, bool] = {}
+        for line, row in enumerate(reader, start=2):
+            label = (row["label"] or "").strip()
+            if label not in ("0", "1"):
+                raise typer.BadParameter(f"{path}:{line}: label must be 0 or 1, got {label!r}", param_hint="--labels")
+            labels[row["event_id"].strip().lower()] = label == "1"
+    return labels
+
+
+def _print_table(summary: dict[str, Any], *, title: str = "analytics train churn") -> None:
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if isinstance(value, float):
+        if isinstance(value, dict):
+            shown = json.dumps(value, sort_keys=True)
+        elif isinstance(value, float):
             shown = f"{value:.4f}"
         elif isinstance(value, int):
             shown = f"{value:,}"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 COMMANDS = [
     "up", "services", "migrate", "generate", "produce", "process", "bench", "api", "replay", "dlq replay",
-    "train churn", "evaluate",
+    "train churn", "train anomaly", "evaluate",
 ]  # fmt: skip
 
 
