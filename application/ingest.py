@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules
-from application.ports.event_log import ProcessedEventPublisher
+from application.ports.event_log import AnomalyPublisher, ProcessedEventPublisher
 from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
+from application.scoring import PartitionScorer, Scoring
 from domain.enrichment import enrich
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType, FailedEvent
@@ -28,6 +30,8 @@ class Recorder:
     processor_version: str
     rules: TimingRules = TimingRules()
     publisher: ProcessedEventPublisher | None = None
+    scoring: Scoring | None = None
+    anomaly_publisher: AnomalyPublisher | None = None
 
     def __call__(self, batch: IngestBatch, now: datetime) -> BatchOutcome:
         return record_batch(self, batch, now=now)
@@ -36,38 +40,86 @@ class Recorder:
 def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
     """Store a batch so that replaying it, whole or in part, changes nothing more.
 
-    New events, every projection fed by exactly those new events, dead letters and the
-    consumed offset commit in one transaction; processed events are published (and
-    acknowledged) just before that commit. If the store rejects the batch's data,
-    events are retried one by one and the rejected ones dead-lettered (`persist`), so
-    one poison event cannot block a partition.
+    New events (scored on the way in, see `application.scoring`), every projection fed by
+    exactly those new events, their anomalies, dead letters and the consumed offset commit in
+    one transaction; processed events and anomalies are published (and acknowledged) just
+    before that commit. If the store rejects the batch's data, events are retried one by one
+    and the rejected ones dead-lettered (`persist`), so one poison event cannot block a partition.
     """
+    scorer = recorder.scoring.for_partition(batch.position.partition) if recorder.scoring else None
     try:
         with recorder.start_unit_of_work() as uow:
-            new = _store_events(recorder, uow, batch.events)
+            stored = _store_events(recorder, uow, batch.events, scorer, now)
             failed = uow.dead_letters.add(batch.failures)
             uow.offsets.advance(batch.position)
+            if scorer is not None:
+                scorer.save_if_due(uow)
             uow.commit()
-            return BatchOutcome(
-                stored=len(new), duplicates=len(batch.events) - len(new), failed=failed, late=_late(new)
-            )
     except RejectedByStore:
-        return _record_one_by_one(recorder, batch, now=now)
+        _forget(scorer)
+        return _record_one_by_one(recorder, batch, scorer, now=now)
+    except BaseException:
+        _forget(scorer)
+        raise
+    if scorer is not None:
+        scorer.committed()
+    return stored.outcome(duplicates=len(batch.events) - len(stored.new), failed=failed)
 
 
-def _late(events: Sequence[ReceivedEvent]) -> int:
-    return sum(1 for r in events if r.timing.late)
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    new: list[ReceivedEvent]
+    anomalies: int = 0
+    model_version: str | None = None
+    scoring_seconds: float = 0.0
+
+    def outcome(self, *, duplicates: int, failed: int) -> BatchOutcome:
+        late = sum(1 for r in self.new if r.timing.late)
+        return BatchOutcome(
+            len(self.new), duplicates, failed, late, self.anomalies, self.model_version, self.scoring_seconds
+        )
 
 
-def _store_events(recorder: Recorder, uow: UnitOfWork, events: list[ReceivedEvent]) -> list[ReceivedEvent]:
-    new = uow.events.add_new(events)
+def _forget(scorer: PartitionScorer | None) -> None:
+    if scorer is not None:
+        scorer.rolled_back()
+
+
+def _store_events(
+    recorder: Recorder,
+    uow: UnitOfWork,
+    events: list[ReceivedEvent],
+    scorer: PartitionScorer | None,
+    now: datetime,
+) -> _Stored:
+    if scorer is None:
+        new, scored = uow.events.add_new(events), None
+    else:
+        fresh = uow.events.unseen(events)  # scored and learned once, however often they are delivered
+        scored = scorer.score(uow, fresh, now)
+        new = uow.events.add_new(fresh, scored.scores)
     if new:
         history, placements = apply_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
             enrichments = enrich(timed, history, placements)
-            recorder.publisher.publish_processed([ProcessedEvent(r, e) for r, e in zip(new, enrichments, strict=True)])
-    return new
+            score = scored.scores.get if scored is not None else _unscored
+            recorder.publisher.publish_processed(
+                [ProcessedEvent(r, e, score(r.event.event_id)) for r, e in zip(new, enrichments, strict=True)]
+            )
+    if scored is None:
+        return _Stored(new)
+    inserted = {r.event.event_id for r in new}
+    anomalies = [a for a in scored.anomalies if a.event_id in inserted]  # another writer may have won a race
+    if anomalies:
+        uow.anomalies.add(anomalies)
+        if recorder.anomaly_publisher is not None:
+            recorder.anomaly_publisher.publish_anomalies(anomalies)
+    return _Stored(new, len(anomalies), scored.model_version, scored.seconds)
+
+
+def _unscored(event_id: UUID) -> None:
+    return None
 
 
 def apply_projections(
@@ -100,25 +152,32 @@ def apply_projections(
     return history, [None if r.timing.late else next(placed) for r in new]
 
 
-def _record_one_by_one(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
+def _record_one_by_one(
+    recorder: Recorder, batch: IngestBatch, scorer: PartitionScorer | None, *, now: datetime
+) -> BatchOutcome:
     # Each event commits alone; a crash half-way is safe because storing is idempotent
     # and the offset only advances in the final transaction below.
-    stored, rejected, late = 0, 0, 0
+    new: list[ReceivedEvent] = []
+    anomalies, rejected = 0, 0
     failures = list(batch.failures)
     for received in batch.events:
         try:
             with recorder.start_unit_of_work() as uow:
-                new = _store_events(recorder, uow, [received])
+                stored = _store_events(recorder, uow, [received], scorer, now)
                 uow.commit()
-            stored, late = stored + len(new), late + _late(new)
+            new += stored.new
+            anomalies += stored.anomalies
         except RejectedByStore as error:
+            _forget(scorer)
             rejected += 1
             failures.append(_persist_failure(received, str(error), recorder.processor_version, now))
     with recorder.start_unit_of_work() as uow:
         failed = uow.dead_letters.add(failures)
         uow.offsets.advance(batch.position)
         uow.commit()
-    return BatchOutcome(stored=stored, duplicates=len(batch.events) - stored - rejected, failed=failed, late=late)
+    if scorer is not None:
+        scorer.committed()
+    return _Stored(new, anomalies).outcome(duplicates=len(batch.events) - len(new) - rejected, failed=failed)
 
 
 def _persist_failure(received: ReceivedEvent, reason: str, processor_version: str, now: datetime) -> FailedEvent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from domain.event_time import DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_FUTURE, EventTiming
 from domain.events import UserEvent
@@ -72,9 +73,33 @@ class TimingRules:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What a batch changed: events newly stored (of which late), retries ignored, dead letters."""
+    """What a batch changed: events newly stored (of which late), retries ignored, dead letters,
+    and what scoring found (anomalies, with which batch model, in how long)."""
 
     stored: int
     duplicates: int
     failed: int
     late: int = 0
+    anomalies: int = 0
+    model_version: str | None = None
+    scoring_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """A flagged event: stored in `anomalies` and published on `user-anomalies`."""
+
+    received: ReceivedEvent
+    score: float
+    reasons: tuple[str, ...]
+    detected_at: datetime
+    model_version: str | None
+    features: dict[str, float]
+
+    @property
+    def event_id(self) -> UUID:
+        return self.received.event.event_id
+
+    @property
+    def user_id(self) -> str:
+        return self.received.event.user_id

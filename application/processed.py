@@ -16,6 +16,7 @@ class ProcessedEvent:
 
     received: ReceivedEvent
     enrichment: Enrichment
+    anomaly_score: float | None = None
 
     def processing(self) -> dict[str, Any]:
         """The fields the platform adds, published beside the event as received."""
@@ -34,4 +35,5 @@ class ProcessedEvent:
             "session_event_number": enrichment.session_event_number,
             "source_partition": self.received.partition,
             "source_offset": self.received.offset,
+            "anomaly_score": self.anomaly_score,
         }

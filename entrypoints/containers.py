@@ -7,6 +7,7 @@ with the in-memory fakes (`container.gateways.publisher.override(fake)`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,9 +15,13 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.kafka.publisher import KafkaEventPublisher
+from adapters.ml.model_store import FileModelRegistry
+from adapters.ml.online import HalfSpaceTreesFactory
 from adapters.postgres.engine import create_postgres_engine
 from adapters.postgres.queries import PostgresAnalyticsQueries
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from application.scoring import Scoring
+from domain.detection import BATCH_DETECTOR
 from entrypoints.local_services import Endpoints
 from entrypoints.settings import Settings
 
@@ -54,11 +59,20 @@ class Gateways(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
 
+def _scoring(settings: Settings) -> Scoring | None:
+    if not settings.processor.scoring:
+        return None
+    registry = FileModelRegistry(settings.data_dir / "models").for_kind(BATCH_DETECTOR)
+    rules = settings.processor.scoring_rules()
+    return Scoring(registry=registry, online=HalfSpaceTreesFactory(), rules=rules, monotonic=time.monotonic)
+
+
 class Services(containers.DeclarativeContainer):
     gateways = providers.DependenciesContainer()
 
     unit_of_work = providers.Factory(PostgresUnitOfWork, gateways.engine)
     queries = providers.Singleton(PostgresAnalyticsQueries, gateways.engine)
+    scoring = providers.Singleton(_scoring, gateways.settings)
 
 
 class Container(containers.DeclarativeContainer):

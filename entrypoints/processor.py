@@ -16,6 +16,7 @@ from bytewax._bytewax import cli_main
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
 
+from adapters.kafka.anomaly_publisher import KafkaAnomalyPublisher
 from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
@@ -41,14 +42,17 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
     clock = container.gateways.clock()
     start_unit_of_work = container.services.unit_of_work
 
-    ensure_topics(
-        kafka_config, {topic: settings.kafka.partitions, settings.kafka.analytics_topic: settings.kafka.partitions}
-    )
+    outputs = (settings.kafka.analytics_topic, settings.kafka.anomalies_topic)
+    ensure_topics(kafka_config, {name: settings.kafka.partitions for name in (topic, *outputs)})
     partitions = topic_partitions(kafka_config, topic)
     publisher = None
     if settings.processor.publish_processed:
         publisher = KafkaProcessedEventPublisher(container.gateways.publisher(), settings.kafka.analytics_topic)
-    recorder = Recorder(start_unit_of_work, version, rules, publisher)
+    scoring = container.services.scoring()
+    anomaly_publisher = None
+    if scoring is not None:
+        anomaly_publisher = KafkaAnomalyPublisher(container.gateways.publisher(), settings.kafka.anomalies_topic)
+    recorder = Recorder(start_unit_of_work, version, rules, publisher, scoring, anomaly_publisher)
 
     def committed_offsets() -> dict[int, int]:
         with start_unit_of_work() as uow:
@@ -93,6 +97,9 @@ def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
             "duplicates": outcome.duplicates,
             "failed": outcome.failed,
             "late": outcome.late,
+            "anomalies": outcome.anomalies,
+            "model_version": outcome.model_version,
+            "scoring_ms": round(outcome.scoring_seconds * 1000, 1),
         },
     )
 

@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.messages import TimingRules
+from application.scoring import ScoringRules
+from domain.detection import DEFAULT_THRESHOLD
 
 try:
     VERSION = version("user-analytics")
@@ -86,12 +88,27 @@ class ProcessorSettings(BaseSettings):
     max_future_s: float = Field(default=300, ge=0, description="event times further ahead are clamped")
     session_gap_s: float = Field(default=1800, gt=0, description="inactivity that ends a session")
     publish_processed: bool = Field(default=True, description="publish enriched events to user-analytics")
+    scoring: bool = Field(default=True, description="score every event for anomalies")
+    anomaly_threshold: float = Field(
+        default=DEFAULT_THRESHOLD, ge=0, le=1, description="combined score at which an event is an anomaly"
+    )
+    model_poll_s: float = Field(default=30, gt=0, description="how often to look for a newer batch model")
+    detector_snapshot_s: float = Field(default=30, ge=0, description="how often the online model's state is saved")
+    scoring_users_in_memory: int = Field(default=50_000, ge=1, description="per partition")
 
     def timing_rules(self) -> TimingRules:
         return TimingRules(
             allowed_lateness=timedelta(seconds=self.allowed_lateness_s),
             max_future=timedelta(seconds=self.max_future_s),
             session_gap=timedelta(seconds=self.session_gap_s),
+        )
+
+    def scoring_rules(self) -> ScoringRules:
+        return ScoringRules(
+            threshold=self.anomaly_threshold,
+            model_poll_s=self.model_poll_s,
+            snapshot_every_s=self.detector_snapshot_s,
+            users_in_memory=self.scoring_users_in_memory,
         )
 
 

@@ -7,7 +7,7 @@ visible to others until commit, and a failed unit of work leaves no trace.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
@@ -19,7 +19,8 @@ from adapters.in_memory.projections import (
     InMemoryWindows,
     ProjectionState,
 )
-from application.messages import LogPosition, ReceivedEvent
+from application.messages import Anomaly, LogPosition, ReceivedEvent
+from domain.events import UserEvent
 from domain.failures import FailedEvent
 from domain.users import User, merge_user
 
@@ -29,6 +30,9 @@ class InMemoryState:
     """The committed contents; share one between units of work."""
 
     events: dict[UUID, ReceivedEvent] = field(default_factory=dict)
+    scores: dict[UUID, float] = field(default_factory=dict)
+    anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
+    detector_states: dict[tuple[str, int], tuple[bytes, int]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     dead_letters: list[FailedEvent] = field(default_factory=list)
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
@@ -41,13 +45,40 @@ class _Events:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    def add_new(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+    def add_new(
+        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+    ) -> list[ReceivedEvent]:
         new = []
         for received in events:
-            if received.event.event_id not in self._state.events:
-                self._state.events[received.event.event_id] = received
+            event_id = received.event.event_id
+            if event_id not in self._state.events:
+                self._state.events[event_id] = received
+                if scores and event_id in scores:
+                    self._state.scores[event_id] = scores[event_id]
                 new.append(received)
         return new
+
+    def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+        first: dict[UUID, ReceivedEvent] = {}
+        for received in events:
+            if received.event.event_id not in self._state.events:
+                first.setdefault(received.event.event_id, received)
+        return list(first.values())
+
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
+        wanted = set(user_ids)
+        by_user: dict[str, list[ReceivedEvent]] = {}
+        for received in self._state.events.values():
+            if received.event.user_id in wanted:
+                by_user.setdefault(received.event.user_id, []).append(received)
+        out = {}
+        for user_id, stored in by_user.items():
+            latest = sorted(stored, key=lambda r: (r.event_time, r.event.event_id))[-limit:] if limit > 0 else []
+            out[user_id] = [(r.event, r.event_time) for r in latest]
+        return out
+
+    def anomaly_score(self, event_id: UUID) -> float | None:
+        return self._state.scores.get(event_id)
 
     def count(self) -> int:
         return len(self._state.events)
@@ -77,6 +108,34 @@ class _Users:
 
     def count(self) -> int:
         return len(self._state.users)
+
+
+class _Anomalies:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def add(self, anomalies: Sequence[Anomaly]) -> int:
+        added = 0
+        for anomaly in anomalies:
+            if anomaly.event_id not in self._state.anomalies:
+                self._state.anomalies[anomaly.event_id] = anomaly
+                added += 1
+        return added
+
+    def count(self) -> int:
+        return len(self._state.anomalies)
+
+
+class _DetectorStates:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def load(self, name: str, partition: int) -> bytes | None:
+        saved = self._state.detector_states.get((name, partition))
+        return saved[0] if saved else None
+
+    def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None:
+        self._state.detector_states[(name, partition)] = (state, events_learned)
 
 
 class _DeadLetters:
@@ -148,6 +207,9 @@ class InMemoryUnitOfWork:
     def commit(self) -> None:
         with self.state.lock:
             self.state.events = self._working.events
+            self.state.scores = self._working.scores
+            self.state.anomalies = self._working.anomalies
+            self.state.detector_states = self._working.detector_states
             self.state.users = self._working.users
             self.state.dead_letters = self._working.dead_letters
             self.state.offsets = self._working.offsets
@@ -163,6 +225,9 @@ class InMemoryUnitOfWork:
         with self.state.lock:
             self._working = InMemoryState(
                 events=dict(self.state.events),
+                scores=dict(self.state.scores),
+                anomalies=dict(self.state.anomalies),
+                detector_states=dict(self.state.detector_states),
                 users=dict(self.state.users),
                 dead_letters=list(self.state.dead_letters),
                 offsets=dict(self.state.offsets),
@@ -173,6 +238,8 @@ class InMemoryUnitOfWork:
         self.users = _Users(self._working)
         self.dead_letters = _DeadLetters(self._working)
         self.offsets = _Offsets(self._working)
+        self.anomalies = _Anomalies(self._working)
+        self.detector_states = _DetectorStates(self._working)
         self.daily_stats = InMemoryDailyStats(self._working.projections)
         self.windows = InMemoryWindows(self._working.projections)
         self.sessions = InMemorySessions(self._working.projections)

@@ -5,7 +5,7 @@ are the bottleneck this design avoids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -13,9 +13,10 @@ from sqlalchemy import Connection, func, select, update
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.tables import events, failed_events, users
-from application.messages import LogPosition, ReceivedEvent
+from adapters.postgres.tables import anomalies, events, failed_events, users
+from application.messages import Anomaly, LogPosition, ReceivedEvent
 from domain.event_time import EventTiming
+from domain.events import UserEvent
 from domain.failures import ErrorType, FailedEvent
 from domain.users import User
 from domain.validation import USER_EVENT
@@ -53,13 +54,13 @@ class _CopyingRepository:
 
 
 class PostgresEventRepository(_CopyingRepository):
-    def add_new(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-        # First occurrence (in log order) of each id; later copies are retries.
-        first: dict[UUID, ReceivedEvent] = {}
-        for received in events:
-            first.setdefault(received.event.event_id, received)
+    def add_new(
+        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+    ) -> list[ReceivedEvent]:
+        first = _first_occurrences(events)
         if not first:
             return []
+        score = (scores or {}).get
         with translated_errors(), self._cursor() as cur:
             with cur.copy(sql.COPY_EVENTS) as copy:
                 for received in first.values():
@@ -83,11 +84,52 @@ class PostgresEventRepository(_CopyingRepository):
                             received.timing.event_time,
                             received.timing.late,
                             received.timing.future_clamped,
+                            score(e.event_id),
                         )
                     )
             cur.execute(sql.INSERT_NEW_EVENTS)
             inserted = {row[0] for row in cur.fetchall()}
         return [received for event_id, received in first.items() if event_id in inserted]
+
+    def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+        first = _first_occurrences(events)
+        if not first:
+            return []
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.STORED_EVENT_IDS, (list(first),))
+            stored = {row[0] for row in cur.fetchall()}
+        return [received for event_id, received in first.items() if event_id not in stored]
+
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
+        if not user_ids or limit <= 0:
+            return {}
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.RECENT_BY_USER, (list(user_ids), limit))
+            rows = cur.fetchall()
+        by_user: dict[str, list[tuple[UserEvent, datetime]]] = {}
+        for user_id, event_id, session_id, kind, timestamp, device, country, value, data, sent_at, moment in rows:
+            doc = {
+                "event_id": event_id,
+                "user_id": user_id,
+                "session_id": session_id,
+                "event_type": kind,
+                "timestamp": timestamp,
+                "device": device,
+                "country": country,
+                "data": data,
+            }
+            if value is not None:
+                doc["value"] = value
+            if sent_at is not None:
+                doc["sent_at"] = sent_at
+            by_user.setdefault(user_id, []).append((USER_EVENT.validate_python(doc, strict=False), moment))
+        for history in by_user.values():
+            history.reverse()  # the query reads newest first
+        return by_user
+
+    def anomaly_score(self, event_id: UUID) -> float | None:
+        with translated_errors():
+            return self._conn.execute(select(events.c.anomaly_score).where(events.c.event_id == event_id)).scalar()
 
     def count(self) -> int:
         return self._count(events)
@@ -100,6 +142,53 @@ class PostgresEventRepository(_CopyingRepository):
             result = self._conn.execution_options(yield_per=page_size).execute(query)
             for page in result.mappings().partitions():
                 yield [_received_from_row(r) for r in page]
+
+
+def _first_occurrences(events: Sequence[ReceivedEvent]) -> dict[UUID, ReceivedEvent]:
+    """First occurrence (in log order) of each id; later copies are retries."""
+    first: dict[UUID, ReceivedEvent] = {}
+    for received in events:
+        first.setdefault(received.event.event_id, received)
+    return first
+
+
+class PostgresAnomalyRepository(_CopyingRepository):
+    def add(self, anomalies: Sequence[Anomaly]) -> int:
+        if not anomalies:
+            return 0
+        columns = (
+            [a.event_id for a in anomalies],
+            [a.user_id for a in anomalies],
+            [a.score for a in anomalies],
+            # A text[] per row does not fit unnest's one-dimensional arrays: reasons travel as
+            # one Postgres array literal each and are cast back.
+            [_array_literal(a.reasons) for a in anomalies],
+            [a.detected_at for a in anomalies],
+            [a.model_version for a in anomalies],
+        )
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.INSERT_NEW_ANOMALIES, columns)
+            return cur.rowcount
+
+    def count(self) -> int:
+        return self._count(anomalies)
+
+
+class PostgresDetectorStateRepository(_CopyingRepository):
+    def load(self, name: str, partition: int) -> bytes | None:
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.LOAD_DETECTOR_STATE, (name, partition))
+            row = cur.fetchone()
+        return bytes(row[0]) if row else None
+
+    def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None:
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.SAVE_DETECTOR_STATE, (name, partition, state, events_learned))
+
+
+def _array_literal(items: Sequence[str]) -> str:
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
 
 
 class PostgresUserRepository(_CopyingRepository):

@@ -5,7 +5,8 @@ Staging tables are temporary (per connection) and emptied at each commit.
 
 EVENT_COLUMNS = (
     "event_id, user_id, session_id, event_type, timestamp, device, country, value, data, "
-    "sent_at, received_at, source_topic, source_partition, source_offset, event_time, late, future_clamped"
+    "sent_at, received_at, source_topic, source_partition, source_offset, event_time, late, future_clamped, "
+    "anomaly_score"
 )
 USER_COLUMNS = "user_id, first_seen, last_seen, total_events, total_purchases, total_spent, country"
 FAILED_COLUMNS = (
@@ -149,4 +150,33 @@ COPY_SESSIONS = "COPY sessions_incoming (user_id, session_start, session_end, ev
 UPSERT_SESSIONS = """
 INSERT INTO sessions AS s SELECT * FROM sessions_incoming ORDER BY 1, 2
 ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.session_end, events = EXCLUDED.events
+"""
+
+# Which of a batch's ids are stored already (one index probe each), before scoring the rest.
+STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s)"
+
+# Each user's latest events by event time (the index on (user_id, event_time DESC) serves it).
+RECENT_BY_USER = """
+SELECT e.user_id, e.event_id, e.session_id, e.event_type, e.timestamp, e.device, e.country, e.value,
+       e.data, e.sent_at, e.event_time
+FROM unnest(%s::text[]) AS u(user_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM events WHERE events.user_id = u.user_id ORDER BY event_time DESC, event_id DESC LIMIT %s
+) AS e
+"""
+
+INSERT_NEW_ANOMALIES = """
+INSERT INTO anomalies (event_id, user_id, score, reasons, detected_at, model_version)
+SELECT event_id, user_id, score, reasons::text[], detected_at, model_version
+FROM unnest(%s::uuid[], %s::text[], %s::float8[], %s::text[], %s::timestamptz[], %s::text[])
+    AS a(event_id, user_id, score, reasons, detected_at, model_version)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+LOAD_DETECTOR_STATE = "SELECT state FROM detector_states WHERE name = %s AND partition = %s"
+SAVE_DETECTOR_STATE = """
+INSERT INTO detector_states (name, partition, state, events_learned, saved_at)
+VALUES (%s, %s, %s, %s, now())
+ON CONFLICT (name, partition) DO UPDATE SET
+    state = EXCLUDED.state, events_learned = EXCLUDED.events_learned, saved_at = EXCLUDED.saved_at
 """

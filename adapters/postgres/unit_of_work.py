@@ -14,7 +14,9 @@ from adapters.postgres.projections import (
 )
 from adapters.postgres.repositories import (
     STAGING_READY,
+    PostgresAnomalyRepository,
     PostgresDeadLetterRepository,
+    PostgresDetectorStateRepository,
     PostgresEventRepository,
     PostgresOffsetRepository,
     PostgresUserRepository,
@@ -41,6 +43,8 @@ class PostgresUnitOfWork:
         self.daily_stats = PostgresDailyStatsRepository(conn)
         self.windows = PostgresWindowRepository(conn)
         self.sessions = PostgresSessionRepository(conn)
+        self.anomalies = PostgresAnomalyRepository(conn)
+        self.detector_states = PostgresDetectorStateRepository(conn)
         return self
 
     def clear_projections(self) -> None:

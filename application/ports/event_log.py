@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from application.messages import RawMessage
+from application.messages import Anomaly, RawMessage
 from application.processed import ProcessedEvent
 
 
@@ -55,5 +55,13 @@ class ProcessedEventPublisher(Protocol):
     """Publishes processed events (see `application.processed`) downstream."""
 
     def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing."""
+        ...
+
+
+class AnomalyPublisher(Protocol):
+    """Publishes anomaly records (flagged events with their reasons) downstream."""
+
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> None:
         """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing."""
         ...

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, Self
+from uuid import UUID
 
-from application.messages import LogPosition, ReceivedEvent
+from application.messages import Anomaly, LogPosition, ReceivedEvent
+from domain.events import UserEvent
 from domain.failures import FailedEvent
 from domain.sessions import Session
 from domain.stats import DailyStats
@@ -21,11 +23,26 @@ from domain.windows import DayKey, Totals, WindowKey
 
 
 class EventRepository(Protocol):
-    def add_new(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+    def add_new(
+        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+    ) -> list[ReceivedEvent]:
         """Store events whose `event_id` is not stored yet; return exactly those.
 
-        Within one call, the first occurrence of an id (in log order) wins.
+        Within one call, the first occurrence of an id (in log order) wins. `scores` gives
+        events their `anomaly_score` (the others stay unscored).
         """
+        ...
+
+    def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+        """The first occurrence (in log order) of each id that is not stored yet."""
+        ...
+
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
+        """Each user's latest `limit` stored events by event time, oldest first, with their event times."""
+        ...
+
+    def anomaly_score(self, event_id: UUID) -> float | None:
+        """The stored event's combined anomaly score (None: unscored or unknown)."""
         ...
 
     def count(self) -> int: ...
@@ -116,6 +133,22 @@ class OffsetRepository(Protocol):
         ...
 
 
+class AnomalyRepository(Protocol):
+    def add(self, anomalies: Sequence[Anomaly]) -> int:
+        """Store anomaly records; one already stored for the same event is skipped. Returns how many were new."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class DetectorStateRepository(Protocol):
+    """Saved states of online detectors, one per (detector, partition)."""
+
+    def load(self, name: str, partition: int) -> bytes | None: ...
+
+    def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the store. Use as a context manager; uncommitted work rolls back."""
 
@@ -126,6 +159,8 @@ class UnitOfWork(Protocol):
     windows: WindowRepository
     sessions: SessionRepository
     offsets: OffsetRepository
+    anomalies: AnomalyRepository
+    detector_states: DetectorStateRepository
 
     def clear_projections(self) -> None:
         """Empty every table derived from `events` (users, daily stats, windows, sessions)."""

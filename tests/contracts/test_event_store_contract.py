@@ -8,7 +8,7 @@ import pytest
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
-from application.messages import LogPosition
+from application.messages import Anomaly, LogPosition
 from domain.users import user_activity
 from tests.factories import T0, failed, make_event, money, received
 
@@ -127,6 +127,72 @@ class EventStoreContract:
             assert uow.offsets.committed("a", "user-events") == {0: 15, 1: 20}
             assert uow.offsets.committed("b", "user-events") == {0: 99}
             assert uow.offsets.committed("a", "other") == {}
+
+    # --- what scoring needs ----------------------------------------------------------------
+
+    def test_unseen_keeps_first_occurrences_of_ids_not_stored(self, start_uow):
+        stored, fresh = received(make_event(), offset=0), make_event()
+        with start_uow() as uow:
+            uow.events.add_new([stored])
+            uow.commit()
+        first, again = received(fresh, offset=1), received(fresh, offset=2)
+        with start_uow() as uow:
+            assert uow.events.unseen([stored, first, again]) == [first]
+            assert uow.events.unseen([]) == []
+
+    def test_scores_are_stored_with_their_events(self, start_uow):
+        scored, unscored = received(make_event(), offset=0), received(make_event(), offset=1)
+        with start_uow() as uow:
+            uow.events.add_new([scored, unscored], {scored.event.event_id: 0.875})
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.events.anomaly_score(scored.event.event_id) == 0.875
+            assert uow.events.anomaly_score(unscored.event.event_id) is None
+
+    def test_recent_by_user_gives_each_users_latest_events_oldest_first(self, start_uow):
+        def at(minutes: int, user: str = "ann", **fields):
+            return make_event(user_id=user, timestamp=(T0 + timedelta(minutes=minutes)).isoformat(), **fields)
+
+        ann = [at(3), at(1), at(2, country="DE"), at(4)]  # stored out of event-time order
+        bob = [at(5, "bob")]
+        with start_uow() as uow:
+            uow.events.add_new([received(e, offset=i) for i, e in enumerate([*ann, *bob, at(9, "cyd")])])
+            uow.commit()
+        with start_uow() as uow:
+            recent = uow.events.recent_by_user(["ann", "bob", "nobody"], 3)
+        assert set(recent) == {"ann", "bob"}
+        assert [e.event_id for e, _ in recent["ann"]] == [ann[2].event_id, ann[0].event_id, ann[3].event_id]
+        assert [t for _, t in recent["ann"]] == [T0 + timedelta(minutes=m) for m in (2, 3, 4)]
+        assert recent["ann"][0][0] == ann[2]  # the whole event comes back, as validated
+        assert [e for e, _ in recent["bob"]] == bob
+
+    def test_anomalies_are_stored_once(self, start_uow):
+        event = received(make_event())
+        anomaly = Anomaly(event, 0.93, ("purchase 38x this user's median", 'a "quoted" \\ reason'), T0, "if-1", {})
+        with start_uow() as uow:
+            uow.events.add_new([event])
+            assert uow.anomalies.add([anomaly]) == 1
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.anomalies.add([anomaly]) == 0
+            assert uow.anomalies.add([]) == 0
+            assert uow.anomalies.count() == 1
+
+    def test_detector_states_are_saved_per_detector_and_partition(self, start_uow):
+        with start_uow() as uow:
+            assert uow.detector_states.load("hst", 0) is None
+            uow.detector_states.save("hst", 0, b"\x00first", 10)
+            uow.detector_states.save("hst", 1, b"other", 5)
+            uow.commit()
+        with start_uow() as uow:
+            uow.detector_states.save("hst", 0, b"\x00second", 20)
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.detector_states.load("hst", 0) == b"\x00second"
+            assert uow.detector_states.load("hst", 1) == b"other"
+            uow.detector_states.save("hst", 1, b"rolled back", 6)
+        with start_uow() as uow:
+            assert uow.detector_states.load("hst", 1) == b"other"
 
 
 class TestInMemoryEventStore(EventStoreContract):

@@ -1,0 +1,299 @@
+"""Scoring every event as it is stored: one combined anomaly score, and anomaly records.
+
+Per Kafka partition (a user's events all land in one), a `PartitionScorer` keeps each active
+user's feature state (`domain.features.observe`), so an event's features come from that user's
+earlier events only. A user not in memory (first seen by this process, or evicted) gets their
+state rebuilt from their most recent stored events first, so a restart does not make every
+device and country look new, nor every user look like a first-timer.
+
+Each micro-batch is scored by two detectors over the same prepared rows (`domain.detection`):
+
+* the batch model, the newest version in the model registry (`analytics train anomaly` saves
+  them); `LatestModel` looks for a newer one every `model_poll_s` and swaps it in, no restart;
+* the online model, which scores each event and then learns it; its state is saved with a
+  batch every `snapshot_every_s` and restored from there when the partition starts again.
+
+Their scores combine into one (`domain.scoring.combine`, weights of the detectors that have an
+opinion: a batch model exists, the online one has learned its first window); with neither, the
+event stays unscored (null). At or above the threshold an event is an anomaly, with reasons.
+
+Scoring happens inside the batch's unit of work, for the events the store does not have yet:
+a redelivered event is neither scored nor learned twice. If the unit of work fails, the
+scorer forgets what that batch taught it (`rolled_back`): the users' states are rebuilt from the
+store and the online model restarts from its last saved state, so a retried batch is not
+counted twice in anyone's features.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from application.messages import Anomaly, ReceivedEvent
+from application.ports.event_store import UnitOfWork
+from domain.detection import BATCH_DETECTOR, COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, ONLINE_DETECTOR, prepare
+from domain.features import Features, UserFeatureState, as_dict, observe
+from domain.scoring import Detector, ModelRegistry, ModelVersion, OnlineDetector, combine, verdicts
+
+log = logging.getLogger(__name__)
+
+
+class PersistentOnlineDetector(OnlineDetector, Protocol):
+    """An online detector whose whole state fits in bytes, and that knows when it can judge."""
+
+    learned: int
+
+    @property
+    def warm(self) -> bool:
+        """True once its scores mean something (e.g. Half-Space Trees after their first window)."""
+        ...
+
+    def score_then_learn(self, batch: Sequence[Features]) -> list[float]: ...
+
+    def to_bytes(self) -> bytes: ...
+
+
+class OnlineDetectorFactory(Protocol):
+    def new(self) -> PersistentOnlineDetector: ...
+
+    def restore(self, state: bytes) -> PersistentOnlineDetector:
+        """The detector saved as `state`; ValueError if these bytes are not one."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringRules:
+    threshold: float = DEFAULT_THRESHOLD
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    model_poll_s: float = 30.0  # how often to look for a newer batch model
+    snapshot_every_s: float = 30.0  # how often the online model's state is saved with a batch
+    users_in_memory: int = 50_000  # per partition; the least recently seen are rebuilt when they return
+    history_per_user: int = 500  # stored events replayed to rebuild a user's state
+    max_reasons: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.users_in_memory < 1 or self.history_per_user < 0:
+            raise ValueError("users_in_memory must be positive and history_per_user not negative")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredBatch:
+    scores: dict[UUID, float]  # events without an entry stay unscored
+    anomalies: list[Anomaly]
+    model_version: str | None
+    seconds: float  # time spent scoring, for the scoring-latency metric
+
+
+class LatestModel:
+    """The registry's newest batch model, loaded once and swapped when a newer one appears.
+
+    Shared by every partition of a process (scoring with a loaded model is read-only). A
+    version that fails to load is logged and skipped; the current model stays in service.
+    """
+
+    def __init__(self, registry: ModelRegistry, *, poll_s: float, monotonic: Callable[[], float]) -> None:
+        self._registry = registry
+        self._poll_s = poll_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._current: tuple[ModelVersion, Detector] | None = None
+        self._failed: str | None = None
+
+    def current(self) -> tuple[ModelVersion, Detector] | None:
+        now = self._monotonic()
+        if self._checked_at is not None and now - self._checked_at < self._poll_s:
+            return self._current
+        with self._lock:
+            if self._checked_at is None or now - self._checked_at >= self._poll_s:
+                self._checked_at = now
+                self._refresh()
+            return self._current
+
+    def _refresh(self) -> None:
+        try:
+            latest = self._registry.latest()
+        except Exception:  # a registry hiccup must not stop ingestion; scoring goes on with what it has
+            log.warning("cannot list batch models", exc_info=True)
+            return
+        if latest is None or (self._current and self._current[0].version == latest.version):
+            return
+        if latest.version == self._failed:
+            return
+        try:
+            detector = self._registry.load(latest)
+        except Exception:
+            self._failed = latest.version
+            log.warning("cannot load batch model", extra={"model_version": latest.version}, exc_info=True)
+            return
+        previous = self._current[0].version if self._current else None
+        self._current = (latest, detector)
+        log.info("batch model in service", extra={"model_version": latest.version, "previous": previous})
+
+
+class PartitionScorer:
+    """Scores the events of one partition; one writer thread uses it, in log order."""
+
+    def __init__(
+        self,
+        partition: int,
+        *,
+        models: LatestModel | None,
+        online: OnlineDetectorFactory | None,
+        rules: ScoringRules,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.partition = partition
+        self._models = models
+        self._online_factory = online
+        self._rules = rules
+        self._monotonic = monotonic
+        self._states: OrderedDict[str, UserFeatureState] = OrderedDict()
+        self._online: PersistentOnlineDetector | None = None
+        self._online_loaded = False
+        self._saved_at: float | None = None
+        self._touched: set[str] = set()
+
+    @property
+    def online(self) -> PersistentOnlineDetector | None:
+        return self._online
+
+    def score(self, uow: UnitOfWork, fresh: Sequence[ReceivedEvent], now: datetime) -> ScoredBatch:
+        """Features, scores and anomalies of events not stored before, in log order; learns them."""
+        started = self._monotonic()
+        model = self._models.current() if self._models is not None else None
+        if not fresh:
+            return ScoredBatch({}, [], model[0].version if model else None, 0.0)
+        self._load_online(uow)
+        self._load_users(uow, {r.event.user_id for r in fresh})
+        features = self._observe(fresh)
+        rows = [prepare(f) for f in features]
+
+        scores: list[list[float]] = []
+        weights: list[float] = []
+        if model is not None:
+            scores.append(model[1].score(rows))
+            weights.append(self._rules.weights[BATCH_DETECTOR])
+        if self._online is not None:
+            warm_before = self._online.warm
+            online_scores = self._online.score_then_learn(rows)
+            if warm_before:  # a cold model scores 0 for everything: no opinion yet
+                scores.append(online_scores)
+                weights.append(self._rules.weights[ONLINE_DETECTOR])
+        version = model[0].version if model else None
+        if not scores:
+            return ScoredBatch({}, [], version, self._monotonic() - started)
+
+        combined = combine(scores, weights, mode=COMBINE_MODE)
+        judged = verdicts(combined, features, self._rules.threshold, limit=self._rules.max_reasons)
+        anomalies = [
+            Anomaly(r, v.score, tuple(v.reasons), now, version, as_dict(f))
+            for r, v, f in zip(fresh, judged, features, strict=True)
+            if v.is_anomaly
+        ]
+        by_id = {r.event.event_id: s for r, s in zip(fresh, combined, strict=True)}
+        return ScoredBatch(by_id, anomalies, version, self._monotonic() - started)
+
+    def save_if_due(self, uow: UnitOfWork, *, force: bool = False) -> bool:
+        """Save the online model's state with this unit of work when it is due; True if saved."""
+        if self._online is None:
+            return False
+        now = self._monotonic()
+        if not force and self._saved_at is not None and now - self._saved_at < self._rules.snapshot_every_s:
+            return False
+        uow.detector_states.save(ONLINE_DETECTOR, self.partition, self._online.to_bytes(), self._online.learned)
+        self._saved_at = now
+        return True
+
+    def committed(self) -> None:
+        self._touched.clear()
+
+    def rolled_back(self) -> None:
+        """Forget what the failed batch taught: its users' states and the online model's learning."""
+        for user_id in self._touched:
+            self._states.pop(user_id, None)
+        self._touched.clear()
+        self._online, self._online_loaded, self._saved_at = None, False, None
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def _load_online(self, uow: UnitOfWork) -> None:
+        if self._online_loaded or self._online_factory is None:
+            return
+        factory = self._online_factory
+        saved = uow.detector_states.load(ONLINE_DETECTOR, self.partition)
+        detector = None
+        if saved is not None:
+            try:
+                detector = factory.restore(saved)
+            except ValueError:
+                log.warning("saved online model unreadable, starting afresh", extra={"partition": self.partition})
+        self._online = detector if detector is not None else factory.new()
+        self._online_loaded = True
+        self._saved_at = self._monotonic()
+        log.info(
+            "online model ready",
+            extra={"partition": self.partition, "restored": detector is not None, "learned": self._online.learned},
+        )
+
+    def _load_users(self, uow: UnitOfWork, user_ids: Iterable[str]) -> None:
+        states = self._states
+        missing = [u for u in user_ids if u not in states]
+        if not missing:
+            return
+        keep = self._rules.history_per_user
+        history = uow.events.recent_by_user(missing, keep) if keep else {}
+        for user_id in missing:
+            state: UserFeatureState | None = None
+            for event, event_time in history.get(user_id, ()):
+                _, state = observe(state, event, event_time)
+            states[user_id] = state if state is not None else UserFeatureState()
+
+    def _observe(self, fresh: Sequence[ReceivedEvent]) -> list[Features]:
+        states, touched = self._states, self._touched
+        out = []
+        for received in fresh:
+            user_id = received.event.user_id
+            features, states[user_id] = observe(states.get(user_id), received.event, received.event_time)
+            states.move_to_end(user_id)
+            touched.add(user_id)
+            out.append(features)
+        while len(states) > self._rules.users_in_memory:  # the least recently seen go; they are rebuilt on return
+            states.popitem(last=False)
+        return out
+
+
+class Scoring:
+    """Hands each partition its own scorer; the batch model is shared."""
+
+    def __init__(
+        self,
+        *,
+        registry: ModelRegistry | None,
+        online: OnlineDetectorFactory | None,
+        rules: ScoringRules,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.rules = rules
+        self.models = LatestModel(registry, poll_s=rules.model_poll_s, monotonic=monotonic) if registry else None
+        self._online = online
+        self._monotonic = monotonic
+        self._scorers: dict[int, PartitionScorer] = {}
+        self._lock = threading.Lock()
+
+    def for_partition(self, partition: int) -> PartitionScorer:
+        with self._lock:
+            scorer = self._scorers.get(partition)
+            if scorer is None:
+                scorer = self._scorers[partition] = PartitionScorer(
+                    partition, models=self.models, online=self._online, rules=self.rules, monotonic=self._monotonic
+                )
+            return scorer

@@ -1,0 +1,333 @@
+"""Scoring every stored event: once per event, with the newest model, surviving failures and restarts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
+from adapters.in_memory.models import InMemoryModelRegistry
+from application.ingest import Recorder
+from application.messages import Anomaly, IngestBatch, LogPosition, ReceivedEvent
+from application.processed import ProcessedEvent
+from application.scoring import Scoring, ScoringRules
+from application.traffic_anomalies import generate_labelled
+from domain.detection import BATCH_DETECTOR, PREPARED_NAMES
+from domain.errors import BrokerUnavailable
+from domain.scoring import NO_SINGLE_REASON, ModelInfo
+from tests.factories import T0, received
+
+NOW = T0 + timedelta(days=1)
+EVENTS_1M = PREPARED_NAMES.index("events_last_1m")
+AMOUNT = PREPARED_NAMES.index("amount_log")
+
+
+class BurstModel:
+    """A stand-in batch model: the busier the last minute, the higher the score."""
+
+    name = BATCH_DETECTOR
+
+    def __init__(self, scale: float = 3.0) -> None:
+        self.scale = scale
+
+    def score(self, batch: Sequence[tuple[float, ...]]) -> list[float]:
+        return [min(1.0, row[EVENTS_1M] / self.scale) for row in batch]
+
+
+class SpendTracker:
+    """A stand-in online model: warm after `window` events; scores amounts against what it has learned."""
+
+    name = "hst"
+
+    def __init__(self, window: int = 5, learned: int = 0, total: float = 0.0) -> None:
+        self.window, self.learned, self.total = window, learned, total
+
+    @property
+    def warm(self) -> bool:
+        return self.learned >= self.window
+
+    def score(self, batch: Sequence[tuple[float, ...]]) -> list[float]:
+        mean = self.total / max(self.learned, 1)
+        return [min(1.0, max(0.0, (row[AMOUNT] - mean) / 5)) for row in batch]
+
+    def learn(self, batch: Sequence[tuple[float, ...]]) -> None:
+        for row in batch:
+            self.learned += 1
+            self.total += row[AMOUNT]
+
+    def score_then_learn(self, batch: Sequence[tuple[float, ...]]) -> list[float]:
+        out = []
+        for row in batch:
+            out += self.score([row])
+            self.learn([row])
+        return out
+
+    def to_bytes(self) -> bytes:
+        return json.dumps([self.window, self.learned, self.total]).encode()
+
+
+class SpendTrackers:
+    def __init__(self, window: int = 5) -> None:
+        self.window = window
+        self.restored = 0
+
+    def new(self) -> SpendTracker:
+        return SpendTracker(self.window)
+
+    def restore(self, state: bytes) -> SpendTracker:
+        try:
+            window, learned, total = json.loads(state)
+        except ValueError as error:
+            raise ValueError("not a SpendTracker") from error
+        self.restored += 1
+        return SpendTracker(window, learned, total)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def info(**overrides) -> ModelInfo:
+    return ModelInfo(kind=BATCH_DETECTOR, trained_from=T0, trained_to=T0, **overrides)
+
+
+class Published:
+    def __init__(self) -> None:
+        self.processed: list[ProcessedEvent] = []
+        self.anomalies: list[Anomaly] = []
+        self.fail_next = 0
+
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise BrokerUnavailable("broker away")
+        self.processed += events
+
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> None:
+        self.anomalies += anomalies
+
+
+class Platform:
+    """A recorder with scoring over an in-memory store; `restart()` keeps the store, drops memory."""
+
+    def __init__(self, *, registry=None, rules: ScoringRules | None = None, window: int = 5) -> None:
+        self.state = InMemoryState()
+        self.registry = registry if registry is not None else InMemoryModelRegistry(BATCH_DETECTOR)
+        self.rules = rules or ScoringRules(model_poll_s=10, snapshot_every_s=0, threshold=0.6)
+        self.clock = Clock()
+        self.trackers = SpendTrackers(window)
+        self.published = Published()
+        self.restart()
+
+    def restart(self) -> None:
+        self.scoring = Scoring(registry=self.registry, online=self.trackers, rules=self.rules, monotonic=self.clock)
+        self.recorder = Recorder(
+            lambda: InMemoryUnitOfWork(self.state),
+            "test",
+            publisher=self.published,
+            scoring=self.scoring,
+            anomaly_publisher=self.published,
+        )
+
+    def record(self, events: list[ReceivedEvent]):
+        position = LogPosition("scoring-test", "user-events", 0, events[-1].offset + 1)
+        return self.recorder(IngestBatch(position, events, []), now=NOW)
+
+    def scores(self, events: list[ReceivedEvent]) -> list[float | None]:
+        with InMemoryUnitOfWork(self.state) as uow:
+            return [uow.events.anomaly_score(r.event.event_id) for r in events]
+
+
+def stream(count: int, *, seed: int = 3, anomaly_rate: float = 0.02) -> list[ReceivedEvent]:
+    labelled = generate_labelled(count, seed=seed, start=T0, rate=5.0, anomaly_rate=anomaly_rate)
+    return [received(item.event, offset=i) for i, item in enumerate(labelled)]
+
+
+def batches(events: list[ReceivedEvent], size: int) -> list[list[ReceivedEvent]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+# === scores and anomalies ==================================================================
+
+
+def test_without_any_model_events_are_stored_unscored():
+    platform = Platform(window=10**9)
+    events = stream(50)
+    outcome = platform.record(events)
+    assert outcome.stored == 50 and outcome.anomalies == 0 and outcome.model_version is None
+    assert platform.scores(events) == [None] * 50
+    assert [p.anomaly_score for p in platform.published.processed] == [None] * 50
+
+
+def test_every_new_event_gets_a_score_in_the_store_and_on_the_processed_topic():
+    platform = Platform()
+    platform.registry.save(BurstModel(), info())
+    events = stream(300)
+    for chunk in batches(events, 64):
+        platform.record(chunk)
+    scores = platform.scores(events)
+    assert all(s is not None and 0.0 <= s <= 1.0 for s in scores)
+    assert [p.anomaly_score for p in platform.published.processed] == scores
+    assert len(set(scores)) > 5  # the scores depend on the events
+
+
+def test_online_model_has_a_say_only_once_warm():
+    platform = Platform(registry=InMemoryModelRegistry(BATCH_DETECTOR), window=4)
+    events = stream(8)
+    platform.record(events[:4])  # no batch model, online model cold: unscored
+    assert platform.scores(events[:4]) == [None] * 4
+    platform.record(events[4:])  # online model warm now: its scores alone
+    online_only = platform.scores(events[4:])
+    assert all(s is not None for s in online_only)
+
+
+def test_anomalies_are_stored_and_published_with_reasons():
+    platform = Platform(rules=ScoringRules(snapshot_every_s=0, threshold=0.5))
+    platform.registry.save(BurstModel(scale=2.0), info())
+    events = stream(400, anomaly_rate=0.05)
+    outcome = platform.record(events)
+    flagged = platform.published.anomalies
+    assert outcome.anomalies == len(flagged) > 0
+    assert len(platform.state.anomalies) == len(flagged)
+    scores = dict(zip((r.event.event_id for r in events), platform.scores(events), strict=True))
+    for anomaly in flagged:
+        assert anomaly.score == scores[anomaly.event_id] >= 0.5
+        assert anomaly.reasons and all(isinstance(r, str) and r for r in anomaly.reasons)
+        assert anomaly.model_version == platform.registry.latest().version
+        assert set(anomaly.features) >= set(PREPARED_NAMES)
+    unexplained = [a for a in flagged if a.reasons == (NO_SINGLE_REASON,)]
+    assert len(unexplained) < len(flagged)  # the burst model fires on bursts, which reasons name
+
+
+# === exactly once ==========================================================================
+
+
+def test_redelivered_events_are_neither_rescored_nor_relearned():
+    platform = Platform()
+    platform.registry.save(BurstModel(), info())
+    events = stream(120)
+    platform.record(events[:80])
+    first_scores = platform.scores(events[:80])
+    learned = platform.scoring.for_partition(0).online.learned
+    outcome = platform.record(events[40:])  # 40 redelivered, 40 new
+    assert outcome.stored == 40 and outcome.duplicates == 40
+    assert platform.scores(events[:80]) == first_scores
+    assert platform.scoring.for_partition(0).online.learned == learned + 40
+
+
+def test_a_failed_batch_is_forgotten_so_its_retry_scores_as_if_it_never_failed():
+    events = stream(240)
+    clean = Platform()
+    clean.registry.save(BurstModel(), info())
+    for chunk in batches(events, 60):
+        clean.record(chunk)
+
+    flaky = Platform()
+    flaky.registry.save(BurstModel(), info())
+    for i, chunk in enumerate(batches(events, 60)):
+        if i == 2:
+            flaky.published.fail_next = 1
+            with pytest.raises(BrokerUnavailable):
+                flaky.record(chunk)
+        flaky.record(chunk)
+
+    assert flaky.scores(events) == clean.scores(events)
+
+
+def test_users_forgotten_from_memory_are_rebuilt_from_their_stored_history():
+    events = stream(300, seed=9)
+    roomy = Platform()
+    roomy.registry.save(BurstModel(), info())
+    tight = Platform(rules=ScoringRules(model_poll_s=10, snapshot_every_s=0, threshold=0.6, users_in_memory=1))
+    tight.registry.save(BurstModel(), info())
+    for chunk in batches(events, 25):
+        roomy.record(chunk)
+        tight.record(chunk)
+    assert tight.scores(events) == roomy.scores(events)
+
+
+# === the batch model ======================================================================
+
+
+def test_a_newer_batch_model_is_swapped_in_without_a_restart():
+    platform = Platform()
+    first = platform.registry.save(BurstModel(scale=3.0), info())
+    events = stream(90)
+    assert platform.record(events[:30]).model_version == first.version
+
+    second = platform.registry.save(BurstModel(scale=1000.0), info(metrics={"note": 2.0}))
+    assert platform.record(events[30:60]).model_version == first.version  # not looked for yet
+    platform.clock.t += platform.rules.model_poll_s
+    assert platform.record(events[60:]).model_version == second.version
+    assert max(platform.scores(events[60:])) < min(1.0, max(platform.scores(events[:30])))
+
+
+def test_a_model_version_that_fails_to_load_leaves_the_current_one_in_service():
+    class Flaky(InMemoryModelRegistry):
+        def load(self, version):
+            if version.info.metrics.get("broken"):
+                raise OSError("disk error")
+            return super().load(version)
+
+    platform = Platform(registry=Flaky(BATCH_DETECTOR))
+    good = platform.registry.save(BurstModel(), info())
+    events = stream(60)
+    platform.record(events[:30])
+    platform.registry.save(BurstModel(), info(metrics={"broken": 1.0}))
+    platform.clock.t += platform.rules.model_poll_s
+    assert platform.record(events[30:]).model_version == good.version
+    assert all(s is not None for s in platform.scores(events))
+
+
+# === the online model's state ==============================================================
+
+
+def test_online_model_state_survives_a_restart():
+    events = stream(200)
+    uninterrupted = Platform()
+    for chunk in batches(events, 50):
+        uninterrupted.record(chunk)
+
+    restarted = Platform()
+    for i, chunk in enumerate(batches(events, 50)):
+        if i == 2:
+            restarted.restart()
+        restarted.record(chunk)
+
+    assert restarted.trackers.restored == 1
+    assert restarted.scoring.for_partition(0).online.learned == 200
+    assert restarted.scores(events) == uninterrupted.scores(events)
+
+
+def test_online_model_state_is_saved_only_as_often_as_configured():
+    platform = Platform(rules=ScoringRules(snapshot_every_s=60))
+    events = stream(90)
+    platform.record(events[:30])  # the first save waits a full interval after loading
+    assert ("hst", 0) not in platform.state.detector_states
+    platform.clock.t += 60
+    platform.record(events[30:60])
+    assert platform.state.detector_states[("hst", 0)][1] == 60
+    platform.record(events[60:])
+    assert platform.state.detector_states[("hst", 0)][1] == 60
+
+
+def test_an_unreadable_saved_state_starts_the_online_model_afresh():
+    platform = Platform()
+    with InMemoryUnitOfWork(platform.state) as uow:
+        uow.detector_states.save("hst", 0, b"garbage", 7)
+        uow.commit()
+    events = stream(20)
+    platform.record(events)
+    assert platform.scoring.for_partition(0).online.learned == 20
+
+
+def test_rules_reject_a_threshold_outside_the_unit_interval():
+    with pytest.raises(ValueError, match="threshold"):
+        ScoringRules(threshold=1.5)
