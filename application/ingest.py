@@ -109,8 +109,10 @@ def _store_events(
             )
     if scored is None:
         return _Stored(new)
-    inserted = {r.event.event_id for r in new}
-    anomalies = [a for a in scored.anomalies if a.event_id in inserted]  # another writer may have won a race
+    anomalies = scored.anomalies
+    if anomalies and len(new) < len(scored.scores):  # another writer stored some first: not ours to flag
+        inserted = {r.event.event_id for r in new}
+        anomalies = [a for a in anomalies if a.event_id in inserted]
     if anomalies:
         uow.anomalies.add(anomalies)
         if recorder.anomaly_publisher is not None:

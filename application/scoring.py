@@ -37,9 +37,17 @@ from uuid import UUID
 
 from application.messages import Anomaly, ReceivedEvent
 from application.ports.event_store import UnitOfWork
-from domain.detection import BATCH_DETECTOR, COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, ONLINE_DETECTOR, prepare
+from domain.detection import (
+    BATCH_DETECTOR,
+    COMBINE_MODE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WEIGHTS,
+    ONLINE_DETECTOR,
+    ONLINE_ONLY_THRESHOLD,
+    prepare,
+)
 from domain.features import Features, UserFeatureState, as_dict, observe
-from domain.scoring import Detector, ModelRegistry, ModelVersion, OnlineDetector, combine, verdicts
+from domain.scoring import Detector, ModelRegistry, ModelVersion, OnlineDetector, combine, flagged
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,8 @@ class PersistentOnlineDetector(OnlineDetector, Protocol):
     """An online detector whose whole state fits in bytes, and that knows when it can judge."""
 
     learned: int
-
-    @property
-    def warm(self) -> bool:
-        """True once its scores mean something (e.g. Half-Space Trees after their first window)."""
-        ...
+    warm_at: int
+    """Events it must learn before its scores mean something (Half-Space Trees: one window)."""
 
     def score_then_learn(self, batch: Sequence[Features]) -> list[float]: ...
 
@@ -70,6 +75,7 @@ class OnlineDetectorFactory(Protocol):
 @dataclass(frozen=True, slots=True)
 class ScoringRules:
     threshold: float = DEFAULT_THRESHOLD
+    online_only_threshold: float = ONLINE_ONLY_THRESHOLD  # until a batch model is trained
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     model_poll_s: float = 30.0  # how often to look for a newer batch model
     snapshot_every_s: float = 30.0  # how often the online model's state is saved with a batch
@@ -78,8 +84,9 @@ class ScoringRules:
     max_reasons: int = 3
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        for threshold in (self.threshold, self.online_only_threshold):
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         if self.users_in_memory < 1 or self.history_per_user < 0:
             raise ValueError("users_in_memory must be positive and history_per_user not negative")
 
@@ -109,13 +116,13 @@ class LatestModel:
         self._failed: str | None = None
 
     def current(self) -> tuple[ModelVersion, Detector] | None:
-        now = self._monotonic()
-        if self._checked_at is not None and now - self._checked_at < self._poll_s:
+        checked = self._checked_at
+        if checked is not None and self._monotonic() - checked < self._poll_s:
             return self._current
-        with self._lock:
-            if self._checked_at is None or now - self._checked_at >= self._poll_s:
-                self._checked_at = now
+        with self._lock:  # one thread loads; the others wait for it rather than score without the model
+            if self._checked_at is None or self._monotonic() - self._checked_at >= self._poll_s:
                 self._refresh()
+                self._checked_at = self._monotonic()
             return self._current
 
     def _refresh(self) -> None:
@@ -177,30 +184,45 @@ class PartitionScorer:
         features = self._observe(fresh)
         rows = [prepare(f) for f in features]
 
-        scores: list[list[float]] = []
-        weights: list[float] = []
-        if model is not None:
-            scores.append(model[1].score(rows))
-            weights.append(self._rules.weights[BATCH_DETECTOR])
+        batch_scores = model[1].score(rows) if model is not None else None
+        online_scores, cold = None, len(rows)
         if self._online is not None:
-            warm_before = self._online.warm
-            online_scores = self._online.score_then_learn(rows)
-            if warm_before:  # a cold model scores 0 for everything: no opinion yet
-                scores.append(online_scores)
-                weights.append(self._rules.weights[ONLINE_DETECTOR])
+            cold = min(max(self._online.warm_at - self._online.learned, 0), len(rows))
+            online_scores = self._online.score_then_learn(rows)  # learns every row, scores the warm ones
         version = model[0].version if model else None
-        if not scores:
+        combined = self._combine(batch_scores, online_scores, cold)
+        scored = [(i, score) for i, score in enumerate(combined) if score is not None]
+        if not scored:
             return ScoredBatch({}, [], version, self._monotonic() - started)
 
-        combined = combine(scores, weights, mode=COMBINE_MODE)
-        judged = verdicts(combined, features, self._rules.threshold, limit=self._rules.max_reasons)
+        indices = [i for i, _ in scored]
+        # The online model alone scores wider than the combination the threshold was tuned on.
+        threshold = self._rules.threshold if model is not None else self._rules.online_only_threshold
+        found = flagged([s for _, s in scored], [features[i] for i in indices], threshold,
+                        limit=self._rules.max_reasons)  # fmt: skip
         anomalies = [
-            Anomaly(r, v.score, tuple(v.reasons), now, version, as_dict(f))
-            for r, v, f in zip(fresh, judged, features, strict=True)
-            if v.is_anomaly
+            Anomaly(fresh[indices[j]], scored[j][1], tuple(why), now, version, as_dict(features[indices[j]]))
+            for j, why in found
         ]
-        by_id = {r.event.event_id: s for r, s in zip(fresh, combined, strict=True)}
+        by_id = {fresh[i].event.event_id: score for i, score in scored}
         return ScoredBatch(by_id, anomalies, version, self._monotonic() - started)
+
+    def _combine(self, batch: list[float] | None, online: list[float] | None, cold: int) -> list[float | None]:
+        """One score per row from the detectors that have an opinion on it: the online model only
+        from row `cold` on (before, it had not learned enough); None where neither has one."""
+        weights = self._rules.weights
+        if online is None:
+            return list(batch) if batch is not None else [None] * cold
+        head: list[float | None]
+        if batch is None:
+            head = [None] * cold
+            tail = online[cold:]
+        else:
+            head = list(batch[:cold])
+            both = combine([batch[cold:], online[cold:]], [weights[BATCH_DETECTOR], weights[ONLINE_DETECTOR]],
+                           mode=COMBINE_MODE)  # fmt: skip
+            tail = both
+        return head + list(tail)
 
     def save_if_due(self, uow: UnitOfWork, *, force: bool = False) -> bool:
         """Save the online model's state with this unit of work when it is due; True if saved."""

@@ -105,14 +105,16 @@ def combine(scores: Sequence[Sequence[float]], weights: Sequence[float], *, mode
     relative = [w / top for w in weights]  # in [0, 1]: their sum cannot overflow, as huge weights' would
     scale = sum(relative) if mode == "mean" else 1.0
     shares = [r / scale for r in relative]
-    fold = sum if mode == "mean" else max
-    columns = zip(*scores, strict=True)  # one column per event: its score from each detector
+    # Column by column in list comprehensions: this runs for every event, so no per-event calls.
+    # `0.0 <= s <= 1.0` is False for NaN, which the else branch maps to 0.
+    weighted = [[share * (s if 0.0 <= s <= 1.0 else 1.0 if s > 1.0 else 0.0) for s in column]
+                for share, column in zip(shares, scores, strict=True)]  # fmt: skip
+    if mode == "mean":
+        folded = [sum(parts) for parts in zip(*weighted, strict=True)]
+    else:
+        folded = [max(parts) for parts in zip(*weighted, strict=True)]
     # The final clip only absorbs float rounding: a weighted mean of [0, 1] values is in [0, 1].
-    return [_clip(fold([share * _clip(s) for share, s in zip(shares, column, strict=True)])) for column in columns]
-
-
-def _clip(score: float) -> float:
-    return min(score, 1.0) if score >= 0.0 else 0.0  # NaN >= 0 is False: NaN -> 0
+    return [f if f <= 1.0 else 1.0 for f in folded]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +129,26 @@ def verdicts(
 ) -> list[AnomalyVerdict]:
     """An event is an anomaly when its combined score is at or above `threshold` (in [0, 1]).
 
-    Reasons are worked out for anomalies only (the rare case: it keeps scoring cheap); an
-    anomaly no rule explains gets NO_SINGLE_REASON, so every anomaly record says something.
+    Every event gets a verdict; anomalies get reasons (see `flagged`).
+    """
+    found = dict(flagged(combined, features_batch, threshold, limit=limit))
+    return [AnomalyVerdict(score, i in found, found.get(i, [])) for i, score in enumerate(combined)]
+
+
+def flagged(
+    combined: Sequence[float], features_batch: Sequence[Features], threshold: float, *, limit: int = 3
+) -> list[tuple[int, list[str]]]:
+    """(index, reasons) of the anomalies only: what live scoring needs, at no cost per ordinary event.
+
+    Reasons are worked out for anomalies only (the rare case); an anomaly no rule explains
+    gets NO_SINGLE_REASON, so every anomaly record says something.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     if len(combined) != len(features_batch):
         raise ValueError(f"{len(combined)} scores for {len(features_batch)} feature vectors")
-    out = []
-    for score, features in zip(combined, features_batch, strict=True):
-        if score >= threshold:
-            out.append(AnomalyVerdict(score, True, reasons(features, limit=limit) or [NO_SINGLE_REASON]))
-        else:
-            out.append(AnomalyVerdict(score, False, []))
-    return out
+    return [
+        (i, reasons(features_batch[i], limit=limit) or [NO_SINGLE_REASON])
+        for i, score in enumerate(combined)
+        if score >= threshold
+    ]

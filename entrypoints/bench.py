@@ -3,6 +3,10 @@
 It runs on a fresh topic and a fresh database so that nothing else skews it, then
 times the real `analytics process` (one or more processes) until every event is
 committed. Startup (imports, connecting, partition assignment) is reported apart.
+
+Scoring is on unless asked otherwise, and fully on: before the run, an Isolation Forest
+is trained (as `analytics train anomaly` would, on a separate generated sample) into a
+model registry of the bench's own, so every event is scored by both detectors.
 """
 
 from __future__ import annotations
@@ -11,15 +15,24 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 
+from adapters.in_memory.models import InMemoryAnomalyEvents, InMemoryModelCatalog
 from adapters.kafka.topics import delete_topics, ensure_topics
+from adapters.ml.isolation_forest import fit_isolation_forest
+from adapters.ml.model_store import FileModelRegistry
 from adapters.postgres.engine import create_postgres_engine, upgrade_schema
+from application.anomaly_training import train_anomaly
+from application.traffic import generate_events
+from domain.detection import BATCH_DETECTOR
 from entrypoints.containers import Container
-from entrypoints.feeding import produce_generated
+from entrypoints.feeding import GENERATED_RATE, produce_generated
 
 BENCH_SEED = 20261127
 
@@ -36,6 +49,9 @@ class BenchReport:
     produce_events_per_s: float
     persisted: int
     failed: int
+    scoring: bool = True
+    batch_model: str | None = None
+    anomalies: int = 0
     machine: dict = field(default_factory=dict)
     api: dict | None = None  # with --api: API latency and collector throughput
 
@@ -43,19 +59,59 @@ class BenchReport:
         return asdict(self)
 
 
-def run_ingest_bench(container: Container, database_url: str, *, events: int, processes: int) -> BenchReport:
+def run_ingest_bench(
+    container: Container, database_url: str, *, events: int, processes: int, scoring: bool = True
+) -> BenchReport:
     settings = container.settings()
     stamp = time.strftime("%Y%m%d%H%M%S")
     topic = f"bench-user-events-{stamp}-{os.getpid()}"
     kafka_config = container.gateways.kafka_config()
     ensure_topics(kafka_config, {topic: settings.kafka.partitions})
     try:
-        return _measure(container, kafka_config, topic, stamp, database_url, events=events, processes=processes)
+        with tempfile.TemporaryDirectory(prefix="analytics-bench-") as data_dir:
+            model = _train_batch_model(Path(data_dir) / "models") if scoring else None
+            return _measure(
+                container,
+                kafka_config,
+                topic,
+                stamp,
+                database_url,
+                events=events,
+                processes=processes,
+                data_dir=data_dir,
+                model=model,
+            )
     finally:
         delete_topics(kafka_config, [topic])
 
 
-def _measure(container, kafka_config, topic, stamp, database_url, *, events: int, processes: int) -> BenchReport:
+def _train_batch_model(models_dir: Path, sample: int = 20_000) -> str:
+    """A real Isolation Forest, trained on a sample of the same traffic (another seed) that the
+    bench does not ingest: the bench's compressed time (1,000 events/s) is its normal."""
+    events = generate_events(sample, seed=BENCH_SEED + 1, start=datetime(2026, 1, 1, tzinfo=UTC), rate=GENERATED_RATE)
+    report = train_anomaly(
+        InMemoryAnomalyEvents([(event, event.timestamp) for event in events]),
+        FileModelRegistry(models_dir).for_kind(BATCH_DETECTOR),
+        InMemoryModelCatalog(),
+        now=datetime.now(UTC),
+        detector_factory=fit_isolation_forest,
+        window=timedelta(days=365),
+    )
+    return report.model.version
+
+
+def _measure(
+    container,
+    kafka_config,
+    topic,
+    stamp,
+    database_url,
+    *,
+    events: int,
+    processes: int,
+    data_dir: str,
+    model: str | None,
+) -> BenchReport:
     settings = container.settings()
     started = time.monotonic()
     report = produce_generated(container.gateways.publisher(), topic, events, rate=None, seed=BENCH_SEED)
@@ -69,6 +125,8 @@ def _measure(container, kafka_config, topic, stamp, database_url, *, events: int
         "ANALYTICS_DATABASE_URL": database_url,
         "ANALYTICS_KAFKA_EVENTS_TOPIC": topic,
         "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}",
+        "ANALYTICS_DATA_DIR": data_dir,
+        "ANALYTICS_PROCESSOR_SCORING": "true" if model else "false",
     }
     command = [
         sys.executable,
@@ -95,7 +153,7 @@ def _measure(container, kafka_config, topic, stamp, database_url, *, events: int
             raise RuntimeError(f"the dataflow exited early: {child.stderr.read().decode()[-2000:]}")
         else:
             time.sleep(0.05)
-    persisted, failed = _counts(engine)
+    persisted, failed, anomalies = _counts(engine)
     child.wait(timeout=60)
     engine.dispose()
     total = done_at - began
@@ -111,6 +169,9 @@ def _measure(container, kafka_config, topic, stamp, database_url, *, events: int
         produce_events_per_s=round(produce_rate, 1),
         persisted=persisted,
         failed=failed,
+        scoring=model is not None,
+        batch_model=model,
+        anomalies=anomalies,
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     )
 
@@ -120,7 +181,8 @@ def _consumed(engine) -> int:
         return conn.execute(text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")).scalar_one()
 
 
-def _counts(engine) -> tuple[int, int]:
+def _counts(engine) -> tuple[int, int, int]:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM failed_events)")).one()
-    return row[0], row[1]
+        counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in ("events", "failed_events", "anomalies"))
+        row = conn.execute(text(f"SELECT {counts}")).one()
+    return row[0], row[1], row[2]

@@ -31,6 +31,9 @@ class Pacer:
                 time.sleep(ahead)
 
 
+GENERATED_RATE = 1_000.0  # events/s of simulated time when the events are produced as fast as possible
+
+
 def produce_generated(
     publisher: EventPublisher,
     topic: str,
@@ -42,7 +45,7 @@ def produce_generated(
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
     """Generate `count` events (seeded) and publish them keyed by user_id; `stop` ends early."""
-    events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate or 1000.0)
+    events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate or GENERATED_RATE)
     records = ((partition_key(e), to_wire(e)) for e in events)
     return _publish(publisher, topic, records, total=count, rate=rate, show_progress=show_progress, stop=stop)
 

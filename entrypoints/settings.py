@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.messages import TimingRules
 from application.scoring import ScoringRules
-from domain.detection import DEFAULT_THRESHOLD
+from domain.detection import DEFAULT_THRESHOLD, ONLINE_ONLY_THRESHOLD
 
 try:
     VERSION = version("user-analytics")
@@ -92,6 +92,9 @@ class ProcessorSettings(BaseSettings):
     anomaly_threshold: float = Field(
         default=DEFAULT_THRESHOLD, ge=0, le=1, description="combined score at which an event is an anomaly"
     )
+    online_only_threshold: float = Field(
+        default=ONLINE_ONLY_THRESHOLD, ge=0, le=1, description="the same, while no batch model is trained yet"
+    )
     model_poll_s: float = Field(default=30, gt=0, description="how often to look for a newer batch model")
     detector_snapshot_s: float = Field(default=30, ge=0, description="how often the online model's state is saved")
     scoring_users_in_memory: int = Field(default=50_000, ge=1, description="per partition")
@@ -106,6 +109,7 @@ class ProcessorSettings(BaseSettings):
     def scoring_rules(self) -> ScoringRules:
         return ScoringRules(
             threshold=self.anomaly_threshold,
+            online_only_threshold=self.online_only_threshold,
             model_poll_s=self.model_poll_s,
             snapshot_every_s=self.detector_snapshot_s,
             users_in_memory=self.scoring_users_in_memory,

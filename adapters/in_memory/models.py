@@ -1,6 +1,7 @@
 """In-memory fakes of the model ports: `InMemoryModelRegistry` (the domain's `ModelRegistry`, one
 kind of model, like `FileModelRegistry.for_kind`) and `InMemoryModelCatalog` (the application's
-`ModelCatalog`, like `PostgresModelCatalog`).
+`ModelCatalog`, like `PostgresModelCatalog`), and `InMemoryAnomalyEvents` (the application's
+`AnomalyEventSource` over a list, like `PostgresAnomalyEventSource`).
 
 Both behave as their real counterparts do (tests/contracts/test_model_registry_contract.py holds
 them to it): versions read `<kind>-<UTC time>-<8 hex>`, the latest version is the one created last
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 from application.anomaly_training import CatalogEntry
 from domain.errors import NotFound
+from domain.events import UserEvent
 from domain.scoring import Detector, ModelInfo, ModelVersion
 
 _KIND = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -82,3 +84,18 @@ class InMemoryModelCatalog:
         mine = [e for e in self.entries.values() if e.model.info.kind == kind]
         mine.sort(key=lambda e: (e.model.created_at, e.model.version), reverse=True)
         return mine[:limit]
+
+
+class InMemoryAnomalyEvents:
+    """`AnomalyEventSource` over a list of (event, event time), kept in (event time, event id) order."""
+
+    def __init__(self, timed: list[tuple[UserEvent, datetime]]) -> None:
+        self.timed = sorted(timed, key=lambda pair: (pair[1], str(pair[0].event_id)))
+        self.asked: list[tuple[datetime, datetime]] = []
+
+    def newest_event_time(self) -> datetime | None:
+        return self.timed[-1][1] if self.timed else None
+
+    def events_between(self, start, end):
+        self.asked.append((start, end))
+        return ((e, t) for e, t in self.timed if start <= t <= end)

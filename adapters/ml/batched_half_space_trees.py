@@ -98,9 +98,9 @@ class BatchedHalfSpaceTrees:
             self._grow(len(self.feature_names))
 
     @property
-    def warm(self) -> bool:
-        """True once the first window is learned: before, there is no reference mass and every score is 0."""
-        return self.learned >= self.window_size
+    def warm_at(self) -> int:
+        """Events to learn before scores mean something: one window (before, there is no reference mass)."""
+        return self.window_size
 
     # --- the OnlineDetector port -------------------------------------------------------------
 

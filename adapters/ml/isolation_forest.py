@@ -25,6 +25,9 @@ from typing import Any, Literal, Self
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from adapters.ml.tuning import IF_PARAMS
+from application.anomaly_training import FittedDetector
+from domain.detection import BATCH_DETECTOR
 from domain.scoring import Features
 
 
@@ -114,3 +117,11 @@ def _matrix(batch: Sequence[Features] | np.ndarray) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"expected a batch of feature rows (2-D), got shape {x.shape}")
     return x
+
+
+def fit_isolation_forest(rows: Sequence[Features]) -> FittedDetector:
+    """The `DetectorFactory` of `train anomaly`: Isolation Forest with `IF_PARAMS`, at most one tree sample
+    per row."""
+    params = {**IF_PARAMS, "max_samples": min(IF_PARAMS["max_samples"], len(rows))}
+    forest = SklearnIsolationForest(name=BATCH_DETECTOR).fit(rows, **params)
+    return FittedDetector(forest, forest.params())

@@ -153,7 +153,7 @@ ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.sessio
 """
 
 # Which of a batch's ids are stored already (one index probe each), before scoring the rest.
-STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s)"
+STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s::uuid[])"
 
 # Each user's latest events by event time (the index on (user_id, event_time DESC) serves it).
 RECENT_BY_USER = """

@@ -28,6 +28,9 @@ def bench(
     api: Annotated[bool, typer.Option("--api", help="Then measure the API on the filled database.")] = False,
     api_requests: Annotated[int, typer.Option(min=10, help="Requests per measured API route.")] = 3000,
     api_concurrency: Annotated[int, typer.Option(min=1, help="Concurrent API clients (closed loop).")] = 2,
+    scoring: Annotated[
+        bool, typer.Option("--scoring/--no-scoring", help="Score every event (a batch model is trained first).")
+    ] = True,
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
     with --api, then read and post through `analytics api` from this (separate) process."""
@@ -35,7 +38,7 @@ def bench(
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
         database_url = _fresh_database(services)
         try:
-            report = run_ingest_bench(container, database_url, events=events, processes=processes)
+            report = run_ingest_bench(container, database_url, events=events, processes=processes, scoring=scoring)
             if api:
                 report.api = run_api_bench(
                     container.gateways.kafka_config(), database_url, requests=api_requests, concurrency=api_concurrency
@@ -48,7 +51,9 @@ def bench(
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
         if key not in ("machine", "api"):
-            table.add_row(key, f"{value:,}" if isinstance(value, (int, float)) else str(value))
+            table.add_row(
+                key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+            )
     table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items()))
     for route, figures in (report.api or {}).items():
         shown = ", ".join(f"{k}={v}" for k, v in figures.items()) if isinstance(figures, dict) else figures

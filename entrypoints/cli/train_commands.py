@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,15 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.ml.churn_model import SklearnChurnModel
-from adapters.ml.isolation_forest import SklearnIsolationForest
+from adapters.ml.isolation_forest import fit_isolation_forest
 from adapters.ml.model_store import FileModelRegistry
-from adapters.ml.tuning import IF_PARAMS
 from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
 from adapters.postgres.churn import PostgresChurnEventSource, save_churn_scores
-from application.anomaly_training import DEFAULT_MIN_EVENTS, FittedDetector, NotEnoughEvents, train_anomaly
+from application.anomaly_training import DEFAULT_MIN_EVENTS, NotEnoughEvents, train_anomaly
 from application.churn import NotEnoughHistory, train_churn
 from domain.detection import BATCH_DETECTOR
-from domain.features import Features
 from entrypoints.cli.common import load_settings, platform
 
 train = typer.Typer(help="Train models from the event store and publish their scores.", no_args_is_help=True)
@@ -139,14 +136,6 @@ def anomaly(
     if json_path:
         json_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
-
-
-def fit_isolation_forest(rows: Sequence[Features]) -> FittedDetector:
-    """The `DetectorFactory` of `train anomaly`: Isolation Forest with `IF_PARAMS`, at most one tree sample
-    per row."""
-    params = {**IF_PARAMS, "max_samples": min(IF_PARAMS["max_samples"], len(rows))}
-    forest = SklearnIsolationForest(name=BATCH_DETECTOR).fit(rows, **params)
-    return FittedDetector(forest, forest.params())
 
 
 def _read_labels(path: Path) -> dict[str, bool]:

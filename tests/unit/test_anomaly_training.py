@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from adapters.in_memory.models import InMemoryModelCatalog, InMemoryModelRegistry
+from adapters.in_memory.models import InMemoryAnomalyEvents, InMemoryModelCatalog, InMemoryModelRegistry
+from adapters.ml.isolation_forest import fit_isolation_forest
 from application.anomaly_training import (
     SCORE_QUANTILES,
     AnomalyTrainingReport,
@@ -28,27 +29,10 @@ from application.anomaly_training import (
 )
 from application.traffic_anomalies import generate_labelled
 from domain.detection import BATCH_DETECTOR, DEFAULT_THRESHOLD, PREPARED_NAMES, prepare
-from domain.events import UserEvent
 from domain.features import extract
-from entrypoints.cli.train_commands import fit_isolation_forest
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # long after the simulated stream
-
-
-class InMemoryAnomalyEvents:
-    """`AnomalyEventSource` over a list of (event, event time), kept in (event time, event id) order."""
-
-    def __init__(self, timed: list[tuple[UserEvent, datetime]]) -> None:
-        self.timed = sorted(timed, key=lambda pair: (pair[1], str(pair[0].event_id)))
-        self.asked: list[tuple[datetime, datetime]] = []
-
-    def newest_event_time(self) -> datetime | None:
-        return self.timed[-1][1] if self.timed else None
-
-    def events_between(self, start, end):
-        self.asked.append((start, end))
-        return ((e, t) for e, t in self.timed if start <= t <= end)
 
 
 class RecordingFactory:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -15,8 +17,9 @@ from application.messages import Anomaly, IngestBatch, LogPosition, ReceivedEven
 from application.processed import ProcessedEvent
 from application.scoring import Scoring, ScoringRules
 from application.traffic_anomalies import generate_labelled
-from domain.detection import BATCH_DETECTOR, PREPARED_NAMES
+from domain.detection import BATCH_DETECTOR, PREPARED_NAMES, prepare
 from domain.errors import BrokerUnavailable
+from domain.features import extract
 from domain.scoring import NO_SINGLE_REASON, ModelInfo
 from tests.factories import T0, received
 
@@ -46,8 +49,8 @@ class SpendTracker:
         self.window, self.learned, self.total = window, learned, total
 
     @property
-    def warm(self) -> bool:
-        return self.learned >= self.window
+    def warm_at(self) -> int:
+        return self.window
 
     def score(self, batch: Sequence[tuple[float, ...]]) -> list[float]:
         mean = self.total / max(self.learned, 1)
@@ -145,6 +148,10 @@ class Platform:
             return [uow.events.anomaly_score(r.event.event_id) for r in events]
 
 
+def extract_features(events: list[ReceivedEvent]) -> list[tuple[float, ...]]:
+    return extract((r.event, r.event_time) for r in events)[0]
+
+
 def stream(count: int, *, seed: int = 3, anomaly_rate: float = 0.02) -> list[ReceivedEvent]:
     labelled = generate_labelled(count, seed=seed, start=T0, rate=5.0, anomaly_rate=anomaly_rate)
     return [received(item.event, offset=i) for i, item in enumerate(labelled)]
@@ -178,14 +185,22 @@ def test_every_new_event_gets_a_score_in_the_store_and_on_the_processed_topic():
     assert len(set(scores)) > 5  # the scores depend on the events
 
 
-def test_online_model_has_a_say_only_once_warm():
+def test_online_model_has_a_say_once_warm_even_within_a_batch():
     platform = Platform(registry=InMemoryModelRegistry(BATCH_DETECTOR), window=4)
-    events = stream(8)
-    platform.record(events[:4])  # no batch model, online model cold: unscored
-    assert platform.scores(events[:4]) == [None] * 4
-    platform.record(events[4:])  # online model warm now: its scores alone
-    online_only = platform.scores(events[4:])
-    assert all(s is not None for s in online_only)
+    events = stream(10)
+    platform.record(events[:2])
+    platform.record(events[2:])  # warm after 4 events learned: from the 3rd event of this batch on
+    scores = platform.scores(events)
+    assert scores[:4] == [None] * 4
+    assert all(s is not None for s in scores[4:])
+
+
+def test_batch_model_alone_scores_while_the_online_model_is_cold():
+    platform = Platform(window=10**9)
+    platform.registry.save(BurstModel(), info())
+    events = stream(30)
+    platform.record(events)
+    assert platform.scores(events) == BurstModel().score([prepare(f) for f in extract_features(events)])
 
 
 def test_anomalies_are_stored_and_published_with_reasons():
@@ -284,6 +299,19 @@ def test_a_model_version_that_fails_to_load_leaves_the_current_one_in_service():
     platform.clock.t += platform.rules.model_poll_s
     assert platform.record(events[30:]).model_version == good.version
     assert all(s is not None for s in platform.scores(events))
+
+
+def test_partitions_asking_while_the_model_loads_wait_for_it():
+    class Slow(InMemoryModelRegistry):
+        def load(self, version):
+            time.sleep(0.2)
+            return super().load(version)
+
+    platform = Platform(registry=Slow(BATCH_DETECTOR))
+    saved = platform.registry.save(BurstModel(), info())
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(lambda _: platform.scoring.models.current(), range(4)))
+    assert all(current is not None and current[0] == saved for current in seen)
 
 
 # === the online model's state ==============================================================
