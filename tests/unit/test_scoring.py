@@ -20,6 +20,7 @@ from domain.scoring import (
     ModelVersion,
     OnlineDetector,
     combine,
+    flagged,
     verdicts,
 )
 from tests.factories import T0
@@ -206,3 +207,13 @@ def test_verdicts_are_frozen():
 
 def test_the_vector_helper_matches_the_feature_index():
     assert vector(clicks_last_10s=45)[INDEX["clicks_last_10s"]] == 45
+
+
+def test_flagged_gives_only_the_anomalies_with_their_reasons():
+    quiet = tuple(0.0 for _ in FEATURE_NAMES)
+    found = flagged([0.1, 0.9, 0.71, 0.7], [quiet] * 4, 0.71)
+    assert [i for i, _ in found] == [1, 2]
+    assert all(why == [NO_SINGLE_REASON] for _, why in found)
+    assert flagged([], [], 0.5) == []
+    with pytest.raises(ValueError):
+        flagged([0.5], [], 0.5)
