@@ -26,11 +26,14 @@ from application.messages import BatchOutcome, IngestBatch, RawMessage
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
+from entrypoints.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
 
-def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> Dataflow:
+def build_processor_flow(
+    container: Container, *, stop_at_end: bool = False, metrics: WorkerMetrics | None = None
+) -> Dataflow:
     """The ingest flow on the configured Kafka topic and event store."""
     settings = container.settings()
     kafka_config = container.gateways.kafka_config()
@@ -72,7 +75,13 @@ def build_processor_flow(container: Container, *, stop_at_end: bool = False) -> 
         stop_at_end=stop_at_end,
         poll_interval=timedelta(milliseconds=settings.processor.poll_interval_ms),
     )
-    return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=log_batch), decode=decode)
+
+    def on_recorded(batch: IngestBatch, outcome: BatchOutcome) -> None:
+        log_batch(batch, outcome)
+        if metrics is not None:
+            metrics.observe(batch, outcome)
+
+    return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=on_recorded), decode=decode)
 
 
 def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
@@ -112,8 +121,16 @@ def run_in_this_process(
     addresses: list[str] | None = None,
     stop_at_end: bool = False,
 ) -> None:
-    """Run the flow here; with `process_id`/`addresses`, as one member of a cluster."""
-    flow = build_processor_flow(container, stop_at_end=stop_at_end)
+    """Run the flow here; with `process_id`/`addresses`, as one member of a cluster.
+
+    With `ANALYTICS_PROCESSOR_METRICS_PORT` set, this process serves Prometheus metrics on that
+    port plus its process id (one port per cluster member)."""
+    metrics = WorkerMetrics()
+    port = container.settings().processor.metrics_port
+    if port is not None:
+        metrics.serve(port + (process_id or 0))
+        log.info("worker metrics served", extra={"port": port + (process_id or 0)})
+    flow = build_processor_flow(container, stop_at_end=stop_at_end, metrics=metrics)
     _tune_garbage_collector()
     try:
         cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)

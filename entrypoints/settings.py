@@ -97,6 +97,9 @@ class ProcessorSettings(BaseSettings):
     )
     model_poll_s: float = Field(default=30, gt=0, description="how often to look for a newer batch model")
     detector_snapshot_s: float = Field(default=30, ge=0, description="how often the online model's state is saved")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve Prometheus metrics here (+ process id in a cluster)"
+    )
     scoring_users_in_memory: int = Field(default=50_000, ge=1, description="per partition")
 
     def timing_rules(self) -> TimingRules:
