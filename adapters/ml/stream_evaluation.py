@@ -6,7 +6,8 @@ come from `domain.features.extract` in stream order (event time = timestamp), th
 
 * Isolation Forest is fitted on the first `train_fraction` of events, unlabelled (anomalies
   included, as in production data) and scores the rest;
-* Half-Space Trees run score-then-learn over the whole stream from an empty model;
+* Half-Space Trees (`BatchedHalfSpaceTrees`, as the platform runs them: River's trees and scores,
+  batch-wise) run score-then-learn over the whole stream from an empty model;
 * the combined score is `domain.scoring.combine([if, hst], DEFAULT_WEIGHTS, mode=COMBINE_MODE)`.
 
 Only the events after the training window are measured: ROC-AUC (`roc_auc_score`), PR-AUC
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from adapters.ml.half_space_trees import RiverHalfSpaceTrees
+from adapters.ml.batched_half_space_trees import BatchedHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
 from adapters.ml.tuning import HST_PARAMS, IF_PARAMS
 from application.traffic_anomalies import ANOMALY_KINDS, generate_labelled
@@ -73,7 +74,7 @@ def labelled_stream_benchmark(
     if_scores = forest.score(rows[train:])
     if_scored = time.perf_counter()
     hst_params = {**HST_PARAMS, **(hst_params or {})}
-    trees = RiverHalfSpaceTrees(**hst_params, feature_names=PREPARED_NAMES)
+    trees = BatchedHalfSpaceTrees(**hst_params, feature_names=PREPARED_NAMES)
     hst_scores = trees.score_then_learn(rows)[train:]
     hst_done = time.perf_counter()
 

@@ -15,7 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from adapters.ml.half_space_trees import RiverHalfSpaceTrees
+from adapters.ml.batched_half_space_trees import BatchedHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
 from adapters.ml.stream_evaluation import labelled_stream_benchmark
 from application.traffic_anomalies import ANOMALY_KINDS
@@ -83,7 +83,7 @@ def test_prepare_keeps_the_named_features_and_compresses_counts_and_gaps():
 
 
 def test_the_weights_fit_the_detector_names_and_the_threshold_is_a_combined_score():
-    assert set(DEFAULT_WEIGHTS) == {SklearnIsolationForest().name, RiverHalfSpaceTrees().name}
+    assert set(DEFAULT_WEIGHTS) == {SklearnIsolationForest().name, BatchedHalfSpaceTrees().name}
     assert 0 < DEFAULT_THRESHOLD < 1
     assert combine([[1.0], [1.0]], list(DEFAULT_WEIGHTS.values()), mode=COMBINE_MODE) == [1.0]
 
