@@ -128,6 +128,7 @@ def _measure(
         "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}",
         "ANALYTICS_DATA_DIR": data_dir,
         "ANALYTICS_PROCESSOR_SCORING": "true" if model else "false",
+        "ANALYTICS_PROCESSOR_AUTO_TRAIN": "false",  # the model is trained before the clock starts
     }
     command = [
         sys.executable,

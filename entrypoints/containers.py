@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.kafka.publisher import KafkaEventPublisher
-from adapters.ml.model_store import FileModelRegistry
+from adapters.ml.isolation_forest import fit_isolation_forest
+from adapters.ml.model_store import FileModelRegistry, KindRegistry
 from adapters.ml.online import HalfSpaceTreesFactory
+from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
 from adapters.postgres.engine import create_postgres_engine
 from adapters.postgres.queries import PostgresAnalyticsQueries
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from application.anomaly_training import AnomalyTrainingReport, train_anomaly
+from application.retraining import Retrainer
 from application.scoring import Scoring
 from domain.detection import BATCH_DETECTOR
 from entrypoints.local_services import Endpoints
@@ -59,10 +63,31 @@ class Gateways(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
 
-def _scoring(settings: Settings) -> Scoring | None:
+def _anomaly_models(settings: Settings) -> KindRegistry:
+    return FileModelRegistry(settings.data_dir / "models").for_kind(BATCH_DETECTOR)
+
+
+def _retrainer(settings: Settings, engine: Engine, registry: KindRegistry) -> Retrainer:
+    processor = settings.processor
+
+    def train() -> AnomalyTrainingReport:
+        return train_anomaly(
+            PostgresAnomalyEventSource(engine),
+            registry,
+            PostgresModelCatalog(engine),
+            now=datetime.now(UTC),
+            detector_factory=fit_isolation_forest,
+            window=timedelta(hours=processor.train_window_h),
+            min_events=processor.train_min_events,
+        )
+
+    every, retry = processor.retrain_every_s, processor.train_retry_s
+    return Retrainer(train, registry.latest, every_s=every, retry_s=retry, now=SystemClock().now)
+
+
+def _scoring(settings: Settings, registry: KindRegistry) -> Scoring | None:
     if not settings.processor.scoring:
         return None
-    registry = FileModelRegistry(settings.data_dir / "models").for_kind(BATCH_DETECTOR)
     rules = settings.processor.scoring_rules()
     return Scoring(registry=registry, online=HalfSpaceTreesFactory(), rules=rules, monotonic=time.monotonic)
 
@@ -72,7 +97,9 @@ class Services(containers.DeclarativeContainer):
 
     unit_of_work = providers.Factory(PostgresUnitOfWork, gateways.engine)
     queries = providers.Singleton(PostgresAnalyticsQueries, gateways.engine)
-    scoring = providers.Singleton(_scoring, gateways.settings)
+    anomaly_models = providers.Singleton(_anomaly_models, gateways.settings)
+    scoring = providers.Singleton(_scoring, gateways.settings, anomaly_models)
+    retrainer = providers.Singleton(_retrainer, gateways.settings, gateways.engine, anomaly_models)
 
 
 class Container(containers.DeclarativeContainer):

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -131,6 +132,10 @@ def run_in_this_process(
         metrics.serve(port + (process_id or 0))
         log.info("worker metrics served", extra={"port": port + (process_id or 0)})
     flow = build_processor_flow(container, stop_at_end=stop_at_end, metrics=metrics)
+    stop_training = threading.Event()
+    if container.settings().processor.auto_train and not process_id:  # one trainer per cluster
+        retrainer = container.services.retrainer()
+        threading.Thread(target=retrainer.run, args=(stop_training,), name="retrainer", daemon=True).start()
     _tune_garbage_collector()
     try:
         cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)
@@ -140,6 +145,8 @@ def run_in_this_process(
         if "signal received" not in str(error):
             raise
         log.info("dataflow stopped by signal")
+    finally:
+        stop_training.set()
 
 
 def _tune_garbage_collector() -> None:

@@ -97,6 +97,11 @@ class ProcessorSettings(BaseSettings):
     )
     model_poll_s: float = Field(default=30, gt=0, description="how often to look for a newer batch model")
     detector_snapshot_s: float = Field(default=30, ge=0, description="how often the online model's state is saved")
+    auto_train: bool = Field(default=True, description="train the batch model: once enough events, then on schedule")
+    retrain_every_s: float = Field(default=3600, gt=0, description="age at which the batch model is retrained")
+    train_window_h: float = Field(default=24, gt=0, description="hours of events the batch model learns from")
+    train_min_events: int = Field(default=5_000, ge=1, description="fewest events to train the batch model on")
+    train_retry_s: float = Field(default=60, gt=0, description="wait after a training that could not happen")
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="serve Prometheus metrics here (+ process id in a cluster)"
     )

@@ -61,6 +61,7 @@ def platform_env(kafka_bootstrap: str, database_url: str, data_dir: Path, **extr
         "ANALYTICS_KAFKA_EVENTS_TOPIC": f"test-user-events-{run}",
         "ANALYTICS_KAFKA_ANALYTICS_TOPIC": f"test-user-analytics-{run}",
         "ANALYTICS_KAFKA_ANOMALIES_TOPIC": f"test-user-anomalies-{run}",
+        "ANALYTICS_PROCESSOR_AUTO_TRAIN": "false",  # tests that want it say so
         **extra,
     }
 

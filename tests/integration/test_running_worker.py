@@ -95,3 +95,37 @@ def test_worker_serves_metrics_and_swaps_in_a_new_model_without_restart(kafka_bo
     assert all(stored[r.doc["event_id"]] is not None for r in second)
     versions = {v for (v,) in db.rows("SELECT DISTINCT model_version FROM anomalies WHERE model_version IS NOT NULL")}
     assert versions <= {version}
+
+
+def test_worker_trains_its_first_model_once_enough_events_are_stored(kafka_bootstrap, database_url, tmp_path):
+    port = _free_port()
+    env = platform_env(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        ANALYTICS_PROCESSOR_METRICS_PORT=str(port),
+        ANALYTICS_PROCESSOR_MODEL_POLL_S="1",
+        ANALYTICS_PROCESSOR_AUTO_TRAIN="true",
+        ANALYTICS_PROCESSOR_TRAIN_MIN_EVENTS="2000",
+        ANALYTICS_PROCESSOR_TRAIN_RETRY_S="1",
+    )
+    stream = HandmadeStream(users=150, seed=9, start=datetime.now(UTC) - timedelta(hours=4))
+    worker = start_analytics("process", env=env, log=tmp_path / "worker.log")
+    try:
+        _produce(env, stream.take(2_500), tmp_path / "first.jsonl")
+        _wait_for_stored(port, 2_500, worker)
+        deadline, trickle, in_service = time.monotonic() + 120, 0, []
+        while not in_service and time.monotonic() < deadline:
+            trickle += 1
+            _produce(env, stream.take(50), tmp_path / f"trickle-{trickle}.jsonl")  # batches that look for a model
+            time.sleep(1)
+            in_service = [labels for n, labels in _metrics(port) if n == "analytics_anomaly_model_info" and labels]
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.wait(timeout=30)
+
+    assert in_service, (tmp_path / "worker.log").read_text()[-3000:]
+    (version,) = [dict(labels)["version"] for labels in in_service]
+    models = Database(database_url).rows("SELECT version, training_events FROM models")
+    assert models[0][0] == version and models[0][1] >= 2_000
+    assert (tmp_path / "models" / "if" / f"{version}.joblib").exists()
