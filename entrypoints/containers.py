@@ -22,7 +22,7 @@ from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, Postg
 from adapters.postgres.engine import create_postgres_engine
 from adapters.postgres.queries import PostgresAnalyticsQueries
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
-from application.anomaly_training import AnomalyTrainingReport, train_anomaly
+from application.anomaly_training import AnomalyTrainingReport, CatalogEntry, train_anomaly
 from application.retraining import Retrainer
 from application.scoring import Scoring
 from domain.detection import BATCH_DETECTOR
@@ -70,11 +70,13 @@ def _anomaly_models(settings: Settings) -> KindRegistry:
 def _retrainer(settings: Settings, engine: Engine, registry: KindRegistry) -> Retrainer:
     processor = settings.processor
 
+    source, catalog = PostgresAnomalyEventSource(engine), PostgresModelCatalog(engine)
+
     def train() -> AnomalyTrainingReport:
         return train_anomaly(
-            PostgresAnomalyEventSource(engine),
+            source,
             registry,
-            PostgresModelCatalog(engine),
+            catalog,
             now=datetime.now(UTC),
             detector_factory=fit_isolation_forest,
             window=timedelta(hours=processor.train_window_h),
@@ -82,7 +84,11 @@ def _retrainer(settings: Settings, engine: Engine, registry: KindRegistry) -> Re
         )
 
     every, retry = processor.retrain_every_s, processor.train_retry_s
-    return Retrainer(train, registry.latest, every_s=every, retry_s=retry, now=SystemClock().now)
+
+    def latest() -> CatalogEntry | None:
+        return next(iter(catalog.list(BATCH_DETECTOR, limit=1)), None)
+
+    return Retrainer(train, latest, source.count_after, every_s=every, retry_s=retry, now=SystemClock().now)
 
 
 def _scoring(settings: Settings, registry: KindRegistry) -> Scoring | None:

@@ -41,6 +41,11 @@ class PostgresAnomalyEventSource:
         with translated_errors(), self._engine.connect() as conn:
             return conn.execute(select(func.max(events.c.event_time))).scalar_one()
 
+    def count_after(self, moment: datetime) -> int:
+        """Events stamped after `moment` (the index on event time serves it)."""
+        with translated_errors(), self._engine.connect() as conn:
+            return conn.execute(select(func.count()).where(events.c.event_time > moment)).scalar_one()
+
     def events_between(self, start: datetime, end: datetime) -> Iterator[tuple[UserEvent, datetime]]:
         """(event, event time) of the events stamped in `[start, end]`, by event time then event id."""
         c = events.c

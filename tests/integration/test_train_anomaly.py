@@ -135,6 +135,7 @@ def test_event_source_reads_the_window_in_event_time_order(engine):
     middle = list(source.events_between(times[500], times[999]))  # both ends included
     assert [t for _, t in middle] == times[500:1000]
     assert list(source.events_between(times[-1] + timedelta(seconds=1), times[-1] + timedelta(hours=1))) == []
+    assert source.count_after(times[999]) == 500 and source.count_after(times[-1]) == 0
 
 
 def test_event_source_of_an_empty_store(engine):
