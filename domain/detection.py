@@ -41,6 +41,8 @@ GAP_CAP_S = 3_600.0  # beyond an hour a gap tells a detector nothing more ("firs
 _LOG = frozenset({"events_last_1m", "purchases_last_1m", "clicks_last_10s", "session_events_per_minute"})
 _GAP = frozenset({"seconds_since_previous", "seconds_since_country_change"})
 _COLUMNS = tuple((INDEX[name], name in _LOG, name in _GAP) for name in PREPARED_NAMES)
+(_EVENTS_1M, _PURCHASES_1M, _CLICKS_10S, _SINCE_PREVIOUS, _AMOUNT_LOG, _SINCE_COUNTRY_CHANGE, _NEW_DEVICE,
+ _NEW_COUNTRY, _SESSION_RATE, _IS_PURCHASE, _IS_CLICK) = (INDEX[name] for name in PREPARED_NAMES)  # fmt: skip
 
 BATCH_DETECTOR = "if"
 ONLINE_DETECTOR = "hst"
@@ -54,7 +56,28 @@ ONLINE_ONLY_THRESHOLD = 0.95
 
 
 def prepare(features: Features) -> Features:
-    """The detectors' input (aligned with PREPARED_NAMES) from a `domain.features` vector."""
+    """The detectors' input (aligned with PREPARED_NAMES) from a `domain.features` vector.
+
+    Spelled out rather than looped over `_COLUMNS`: it runs for every event (a test checks the
+    two agree)."""
+    f = features
+    return (
+        log1p(f[_EVENTS_1M]),
+        log1p(f[_PURCHASES_1M]),
+        log1p(f[_CLICKS_10S]),
+        log1p(min(f[_SINCE_PREVIOUS], GAP_CAP_S)),
+        f[_AMOUNT_LOG],
+        log1p(min(f[_SINCE_COUNTRY_CHANGE], GAP_CAP_S)),
+        f[_NEW_DEVICE],
+        f[_NEW_COUNTRY],
+        log1p(f[_SESSION_RATE]),
+        f[_IS_PURCHASE],
+        f[_IS_CLICK],
+    )
+
+
+def prepare_by_table(features: Features) -> Features:
+    """`prepare` as the table above says it: the reference the fast version is tested against."""
     out = []
     for i, log, gap in _COLUMNS:
         value = features[i]

@@ -13,13 +13,23 @@ import math
 
 import pytest
 import typer
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from adapters.ml.batched_half_space_trees import BatchedHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
 from adapters.ml.stream_evaluation import labelled_stream_benchmark
 from application.traffic_anomalies import ANOMALY_KINDS
-from domain.detection import COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, GAP_CAP_S, PREPARED_NAMES, prepare
+from domain.detection import (
+    COMBINE_MODE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WEIGHTS,
+    GAP_CAP_S,
+    PREPARED_NAMES,
+    prepare,
+    prepare_by_table,
+)
 from domain.features import FEATURE_NAMES, INDEX
 from domain.scoring import combine
 from entrypoints.cli import ml_commands
@@ -65,6 +75,11 @@ def test_a_stream_without_anomalies_to_measure_is_refused():
         labelled_stream_benchmark(2_000, seed=1, anomaly_rate=0.0)
     with pytest.raises(ValueError, match="train_fraction"):
         labelled_stream_benchmark(2_000, train_fraction=1.0)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=len(FEATURE_NAMES), max_size=len(FEATURE_NAMES)))
+def test_prepare_spelled_out_agrees_with_its_table(values):
+    assert prepare(tuple(values)) == prepare_by_table(tuple(values))
 
 
 def test_prepare_keeps_the_named_features_and_compresses_counts_and_gaps():
