@@ -210,19 +210,12 @@ class PartitionScorer:
     def _combine(self, batch: list[float] | None, online: list[float] | None, cold: int) -> list[float | None]:
         """One score per row from the detectors that have an opinion on it: the online model only
         from row `cold` on (before, it had not learned enough); None where neither has one."""
-        weights = self._rules.weights
         if online is None:
             return list(batch) if batch is not None else [None] * cold
-        head: list[float | None]
         if batch is None:
-            head = [None] * cold
-            tail = online[cold:]
-        else:
-            head = list(batch[:cold])
-            both = combine([batch[cold:], online[cold:]], [weights[BATCH_DETECTOR], weights[ONLINE_DETECTOR]],
-                           mode=COMBINE_MODE)  # fmt: skip
-            tail = both
-        return head + list(tail)
+            return [None] * cold + online[cold:]
+        weights = [self._rules.weights[BATCH_DETECTOR], self._rules.weights[ONLINE_DETECTOR]]
+        return batch[:cold] + combine([batch[cold:], online[cold:]], weights, mode=COMBINE_MODE)
 
     def save_if_due(self, uow: UnitOfWork, *, force: bool = False) -> bool:
         """Save the online model's state with this unit of work when it is due; True if saved."""
