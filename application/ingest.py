@@ -48,8 +48,21 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     """
     scorer = recorder.scoring.for_partition(batch.position.partition) if recorder.scoring else None
     try:
+        return _in_one_transaction(recorder, batch, scorer, now, look_first=False)
+    except _AlreadyStored:  # redelivered events among them: score again, asking the store first
+        return _in_one_transaction(recorder, batch, scorer, now, look_first=True)
+
+
+class _AlreadyStored(Exception):
+    """Events scored as new were in the store already: the batch is redone, looking first."""
+
+
+def _in_one_transaction(
+    recorder: Recorder, batch: IngestBatch, scorer: PartitionScorer | None, now: datetime, *, look_first: bool
+) -> BatchOutcome:
+    try:
         with recorder.start_unit_of_work() as uow:
-            stored = _store_events(recorder, uow, batch.events, scorer, now)
+            stored = _store_events(recorder, uow, batch.events, scorer, now, look_first=look_first)
             failed = uow.dead_letters.add(batch.failures)
             uow.offsets.advance(batch.position)
             if scorer is not None:
@@ -91,13 +104,19 @@ def _store_events(
     events: list[ReceivedEvent],
     scorer: PartitionScorer | None,
     now: datetime,
+    *,
+    look_first: bool = True,
 ) -> _Stored:
     if scorer is None:
         new, scored = uow.events.add_new(events), None
     else:
-        fresh = uow.events.unseen(events)  # scored and learned once, however often they are delivered
+        # Scored and learned once, however often delivered. Redelivery is rare, so by default the
+        # batch is scored as all new and redone (`look_first`) only if the store had some already.
+        fresh = uow.events.unseen(events) if look_first else _first_occurrences(events)
         scored = scorer.score(uow, fresh, now)
         new = uow.events.add_new(fresh, scored.scores)
+        if len(new) < len(fresh) and not look_first:
+            raise _AlreadyStored()
     if new:
         history, placements = apply_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
@@ -118,6 +137,13 @@ def _store_events(
         if recorder.anomaly_publisher is not None:
             recorder.anomaly_publisher.publish_anomalies(anomalies)
     return _Stored(new, len(anomalies), scored.model_version, scored.seconds)
+
+
+def _first_occurrences(events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
+    first: dict[UUID, ReceivedEvent] = {}
+    for received in events:
+        first.setdefault(received.event.event_id, received)
+    return list(first.values())
 
 
 def _unscored(event_id: UUID) -> None:
@@ -165,7 +191,7 @@ def _record_one_by_one(
     for received in batch.events:
         try:
             with recorder.start_unit_of_work() as uow:
-                stored = _store_events(recorder, uow, [received], scorer, now)
+                stored = _store_events(recorder, uow, [received], scorer, now, look_first=True)
                 uow.commit()
             new += stored.new
             anomalies += stored.anomalies

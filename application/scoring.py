@@ -20,8 +20,8 @@ event stays unscored (null). At or above the threshold an event is an anomaly, w
 Scoring happens inside the batch's unit of work, for the events the store does not have yet:
 a redelivered event is neither scored nor learned twice. If the unit of work fails, the
 scorer forgets what that batch taught it (`rolled_back`): the users' states are rebuilt from the
-store and the online model restarts from its last saved state, so a retried batch is not
-counted twice in anyone's features.
+store and the online model rewinds to where it was at the last commit, so a retried batch is
+not counted twice in anyone's features.
 """
 
 from __future__ import annotations
@@ -62,6 +62,12 @@ class PersistentOnlineDetector(OnlineDetector, Protocol):
     def score_then_learn(self, batch: Sequence[Features]) -> list[float]: ...
 
     def to_bytes(self) -> bytes: ...
+
+    def checkpoint(self) -> object:
+        """Its learning state now, cheap to take: `rewind` goes back to it."""
+        ...
+
+    def rewind(self, checkpoint: object) -> None: ...
 
 
 class OnlineDetectorFactory(Protocol):
@@ -168,6 +174,7 @@ class PartitionScorer:
         self._online_loaded = False
         self._saved_at: float | None = None
         self._touched: set[str] = set()
+        self._checkpoint: tuple[object] | None = None  # the online model before the current batch
 
     @property
     def online(self) -> PersistentOnlineDetector | None:
@@ -187,6 +194,8 @@ class PartitionScorer:
         batch_scores = model[1].score(rows) if model is not None else None
         online_scores, cold = None, len(rows)
         if self._online is not None:
+            if self._checkpoint is None:  # the first scoring since the last commit
+                self._checkpoint = (self._online.checkpoint(),)
             cold = min(max(self._online.warm_at - self._online.learned, 0), len(rows))
             online_scores = self._online.score_then_learn(rows)  # learns every row, scores the warm ones
         version = model[0].version if model else None
@@ -230,13 +239,17 @@ class PartitionScorer:
 
     def committed(self) -> None:
         self._touched.clear()
+        self._checkpoint = None
 
     def rolled_back(self) -> None:
-        """Forget what the failed batch taught: its users' states and the online model's learning."""
+        """Forget what the failed batch taught: its users' states (rebuilt from the store when they
+        come back) and the online model's learning since the last commit."""
         for user_id in self._touched:
             self._states.pop(user_id, None)
         self._touched.clear()
-        self._online, self._online_loaded, self._saved_at = None, False, None
+        if self._online is not None and self._checkpoint is not None:
+            self._online.rewind(self._checkpoint[0])
+        self._checkpoint = None
 
     # --- state ---------------------------------------------------------------------------------
 

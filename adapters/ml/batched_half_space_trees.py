@@ -127,6 +127,22 @@ class BatchedHalfSpaceTrees:
         """`score_then_learn` for numpy callers: the scores as a float64 array."""
         return self._step(self._rows(batch), scoring=True)
 
+    def checkpoint(self) -> object:
+        """The learning state as it is now, for `rewind`. Cheap: one copy of the current window's
+        leaf counts (the other arrays are replaced when they change, never changed in place)."""
+        if self._width is None:  # nothing learned, width not fixed yet
+            return None
+        return (self.learned, self._window_mass.copy(), self._reference_mass, self._leaf_score, self._min, self._max)
+
+    def rewind(self, checkpoint: object) -> None:
+        """Forget everything learned since `checkpoint` was taken."""
+        if checkpoint is None:
+            self.learned, self._width = 0, None
+            return
+        learned, window_mass, reference_mass, leaf_score, low, high = checkpoint  # type: ignore[misc]
+        self.learned, self._window_mass, self._reference_mass = learned, window_mass.copy(), reference_mass
+        self._leaf_score, self._min, self._max = leaf_score, low, high
+
     # --- persistence ---------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:

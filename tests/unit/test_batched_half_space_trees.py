@@ -283,3 +283,27 @@ def test_an_empty_batch_gives_nothing_and_changes_nothing():
     assert detector.score_then_learn([]) == []
     detector.learn(np.empty((0, 6)))
     assert detector.learned == 100 and detector.score(_stream(0)[100:150]) == probe
+
+
+def test_rewind_forgets_exactly_what_was_learned_since_the_checkpoint():
+    rng = np.random.default_rng(3)
+    stream = rng.random((260, 3))
+    straight = BatchedHalfSpaceTrees(n_trees=4, height=3, window_size=50, feature_names=("a", "b", "c"))
+    expected = straight.score_then_learn(stream)
+
+    trees = BatchedHalfSpaceTrees(n_trees=4, height=3, window_size=50, feature_names=("a", "b", "c"))
+    head = trees.score_then_learn(stream[:120])
+    mark = trees.checkpoint()
+    trees.score_then_learn(rng.random((90, 3)) * 7)  # a batch that then fails: crosses a window end too
+    trees.rewind(mark)
+    assert trees.learned == 120
+    assert head + trees.score_then_learn(stream[120:]) == expected
+
+
+def test_rewind_before_anything_was_learned_starts_over():
+    trees = BatchedHalfSpaceTrees(n_trees=4, height=3, window_size=10)
+    mark = trees.checkpoint()
+    trees.learn([(0.1, 0.2)] * 15)
+    trees.rewind(mark)
+    assert trees.learned == 0
+    trees.learn([(0.1, 0.2, 0.3)] * 3)  # the width is free again

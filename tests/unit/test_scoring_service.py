@@ -71,6 +71,12 @@ class SpendTracker:
     def to_bytes(self) -> bytes:
         return json.dumps([self.window, self.learned, self.total]).encode()
 
+    def checkpoint(self) -> object:
+        return (self.learned, self.total)
+
+    def rewind(self, checkpoint) -> None:
+        self.learned, self.total = checkpoint
+
 
 class SpendTrackers:
     def __init__(self, window: int = 5) -> None:
