@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules
+from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules, first_occurrences
 from application.ports.event_log import AnomalyPublisher, ProcessedEventPublisher
 from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
@@ -112,7 +112,7 @@ def _store_events(
     else:
         # Scored and learned once, however often delivered. Redelivery is rare, so by default the
         # batch is scored as all new and redone (`look_first`) only if the store had some already.
-        fresh = uow.events.unseen(events) if look_first else _first_occurrences(events)
+        fresh = uow.events.unseen(events) if look_first else list(first_occurrences(events).values())
         scored = scorer.score(uow, fresh, now)
         new = uow.events.add_new(fresh, scored.scores)
         if len(new) < len(fresh) and not look_first:
@@ -137,13 +137,6 @@ def _store_events(
         if recorder.anomaly_publisher is not None:
             recorder.anomaly_publisher.publish_anomalies(anomalies)
     return _Stored(new, len(anomalies), scored.model_version, scored.seconds)
-
-
-def _first_occurrences(events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-    first: dict[UUID, ReceivedEvent] = {}
-    for received in events:
-        first.setdefault(received.event.event_id, received)
-    return list(first.values())
 
 
 def _unscored(event_id: UUID) -> None:

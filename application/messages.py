@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -103,3 +104,11 @@ class Anomaly:
     @property
     def user_id(self) -> str:
         return self.received.event.user_id
+
+
+def first_occurrences(events: Sequence[ReceivedEvent]) -> dict[UUID, ReceivedEvent]:
+    """Each event id's first occurrence, in log order: later copies of an id are retries."""
+    first: dict[UUID, ReceivedEvent] = {}
+    for received in events:
+        first.setdefault(received.event.event_id, received)
+    return first

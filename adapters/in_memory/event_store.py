@@ -19,7 +19,7 @@ from adapters.in_memory.projections import (
     InMemoryWindows,
     ProjectionState,
 )
-from application.messages import Anomaly, LogPosition, ReceivedEvent
+from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
 from domain.events import UserEvent
 from domain.failures import FailedEvent
 from domain.users import User, merge_user
@@ -59,11 +59,8 @@ class _Events:
         return new
 
     def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-        first: dict[UUID, ReceivedEvent] = {}
-        for received in events:
-            if received.event.event_id not in self._state.events:
-                first.setdefault(received.event.event_id, received)
-        return list(first.values())
+        stored = self._state.events
+        return [r for event_id, r in first_occurrences(events).items() if event_id not in stored]
 
     def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
         wanted = set(user_ids)

@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.repositories import _CopyingRepository
+from adapters.postgres.repositories import CopyingRepository
 from adapters.postgres.tables import daily_stats, event_rate_buckets, realtime_windows, sessions
 from domain.sessions import Session
 from domain.stats import DailyStats
 from domain.windows import DayKey, Totals, WindowKey
 
 
-class PostgresDailyStatsRepository(_CopyingRepository):
+class PostgresDailyStatsRepository(CopyingRepository):
     def add(self, totals: Mapping[DayKey, Totals], users: Iterable[tuple[date, str, str, str]]) -> None:
         if not totals:
             return
@@ -35,7 +35,7 @@ class PostgresDailyStatsRepository(_CopyingRepository):
             return [DailyStats.model_validate(dict(r)) for r in self._conn.execute(query).mappings()]
 
 
-class PostgresWindowRepository(_CopyingRepository):
+class PostgresWindowRepository(CopyingRepository):
     def add(
         self,
         minutes: Mapping[WindowKey, Totals],
@@ -62,7 +62,7 @@ class PostgresWindowRepository(_CopyingRepository):
             return [tuple(r) for r in self._conn.execute(select(b.bucket_start, b.events).order_by(b.bucket_start))]
 
 
-class PostgresSessionRepository(_CopyingRepository):
+class PostgresSessionRepository(CopyingRepository):
     def near(self, spans: Mapping[str, tuple[datetime, datetime]]) -> dict[str, list[Session]]:
         if not spans:
             return {}

@@ -13,8 +13,8 @@ from sqlalchemy import Connection, func, select, update
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.tables import anomalies, events, failed_events, users
-from application.messages import Anomaly, LogPosition, ReceivedEvent
+from adapters.postgres.tables import events, failed_events, users
+from application.messages import LogPosition, ReceivedEvent, first_occurrences
 from domain.event_time import EventTiming
 from domain.events import UserEvent
 from domain.failures import ErrorType, FailedEvent
@@ -24,7 +24,7 @@ from domain.validation import USER_EVENT
 STAGING_READY = "analytics_staging_ready"
 
 
-class _CopyingRepository:
+class CopyingRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
@@ -53,11 +53,11 @@ class _CopyingRepository:
             return self._conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-class PostgresEventRepository(_CopyingRepository):
+class PostgresEventRepository(CopyingRepository):
     def add_new(
         self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
     ) -> list[ReceivedEvent]:
-        first = _first_occurrences(events)
+        first = first_occurrences(events)
         if not first:
             return []
         score = (scores or {}).get
@@ -95,7 +95,7 @@ class PostgresEventRepository(_CopyingRepository):
         return [received for event_id, received in first.items() if event_id in stored]
 
     def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
-        first = _first_occurrences(events)
+        first = first_occurrences(events)
         if not first:
             return []
         # One text literal parsed by the server: adapting 20,000 UUID objects costs more than the query.
@@ -151,54 +151,7 @@ class PostgresEventRepository(_CopyingRepository):
                 yield [_received_from_row(r) for r in page]
 
 
-def _first_occurrences(events: Sequence[ReceivedEvent]) -> dict[UUID, ReceivedEvent]:
-    """First occurrence (in log order) of each id; later copies are retries."""
-    first: dict[UUID, ReceivedEvent] = {}
-    for received in events:
-        first.setdefault(received.event.event_id, received)
-    return first
-
-
-class PostgresAnomalyRepository(_CopyingRepository):
-    def add(self, anomalies: Sequence[Anomaly]) -> int:
-        if not anomalies:
-            return 0
-        columns = (
-            [a.event_id for a in anomalies],
-            [a.user_id for a in anomalies],
-            [a.score for a in anomalies],
-            # A text[] per row does not fit unnest's one-dimensional arrays: reasons travel as
-            # one Postgres array literal each and are cast back.
-            [_array_literal(a.reasons) for a in anomalies],
-            [a.detected_at for a in anomalies],
-            [a.model_version for a in anomalies],
-        )
-        with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.INSERT_NEW_ANOMALIES, columns)
-            return cur.rowcount
-
-    def count(self) -> int:
-        return self._count(anomalies)
-
-
-class PostgresDetectorStateRepository(_CopyingRepository):
-    def load(self, name: str, partition: int) -> bytes | None:
-        with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.LOAD_DETECTOR_STATE, (name, partition))
-            row = cur.fetchone()
-        return bytes(row[0]) if row else None
-
-    def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None:
-        with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.SAVE_DETECTOR_STATE, (name, partition, state, events_learned))
-
-
-def _array_literal(items: Sequence[str]) -> str:
-    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
-    return "{" + ",".join(quoted) + "}"
-
-
-class PostgresUserRepository(_CopyingRepository):
+class PostgresUserRepository(CopyingRepository):
     def apply(self, activity: Iterable[User]) -> dict[str, User]:
         with translated_errors(), self._cursor() as cur:
             with cur.copy(sql.COPY_USERS) as copy:
@@ -247,7 +200,7 @@ class PostgresUserRepository(_CopyingRepository):
         return self._count(users)
 
 
-class PostgresDeadLetterRepository(_CopyingRepository):
+class PostgresDeadLetterRepository(CopyingRepository):
     def add(self, failures: Sequence[FailedEvent]) -> int:
         if not failures:
             return 0
@@ -314,7 +267,7 @@ class PostgresDeadLetterRepository(_CopyingRepository):
         ]
 
 
-class PostgresOffsetRepository(_CopyingRepository):
+class PostgresOffsetRepository(CopyingRepository):
     def committed(self, consumer: str, topic: str) -> dict[int, int]:
         with translated_errors():
             rows = self._conn.exec_driver_sql(sql.SELECT_OFFSETS, (consumer, topic)).all()

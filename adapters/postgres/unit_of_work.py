@@ -14,13 +14,12 @@ from adapters.postgres.projections import (
 )
 from adapters.postgres.repositories import (
     STAGING_READY,
-    PostgresAnomalyRepository,
     PostgresDeadLetterRepository,
-    PostgresDetectorStateRepository,
     PostgresEventRepository,
     PostgresOffsetRepository,
     PostgresUserRepository,
 )
+from adapters.postgres.scoring_repositories import PostgresAnomalyRepository, PostgresDetectorStateRepository
 from adapters.postgres.tables import PROJECTION_TABLES
 
 
