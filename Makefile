@@ -9,6 +9,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/analytics up
 
 test: $(VENV)/.installed-dev
+	@scripts/install-test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
