@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -47,10 +49,12 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     and the rejected ones dead-lettered (`persist`), so one poison event cannot block a partition.
     """
     scorer = recorder.scoring.for_partition(batch.position.partition) if recorder.scoring else None
+    began = time.perf_counter()
     try:
-        return _in_one_transaction(recorder, batch, scorer, now, look_first=False)
+        outcome = _in_one_transaction(recorder, batch, scorer, now, look_first=False)
     except _AlreadyStored:  # redelivered events among them: score again, asking the store first
-        return _in_one_transaction(recorder, batch, scorer, now, look_first=True)
+        outcome = _in_one_transaction(recorder, batch, scorer, now, look_first=True)
+    return replace(outcome, write_seconds=time.perf_counter() - began)
 
 
 class _AlreadyStored(Exception):
@@ -76,7 +80,7 @@ def _in_one_transaction(
         raise
     if scorer is not None:
         scorer.committed()
-    return stored.outcome(duplicates=len(batch.events) - len(stored.new), failed=failed)
+    return stored.outcome(duplicates=len(batch.events) - len(stored.new), failures=batch.failures, failed=failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +90,21 @@ class _Stored:
     model_version: str | None = None
     scoring_seconds: float = 0.0
 
-    def outcome(self, *, duplicates: int, failed: int) -> BatchOutcome:
+    def outcome(self, *, duplicates: int, failures: Sequence[FailedEvent], failed: int) -> BatchOutcome:
         late = sum(1 for r in self.new if r.timing.late)
         return BatchOutcome(
-            len(self.new), duplicates, failed, late, self.anomalies, self.model_version, self.scoring_seconds
+            len(self.new),
+            duplicates,
+            failed,
+            late,
+            self.anomalies,
+            self.model_version,
+            self.scoring_seconds,
+            stored_by_type=Counter(r.event.event_type.value for r in self.new),
+            # Dead letters are stored once per log position; fewer new than given only when another
+            # writer recorded some first, and then the first `failed` of them stand for the rest.
+            failed_by_type=Counter(f.error_type.value for f in failures[:failed]),
+            event_times=[r.timing.event_time for r in self.new],
         )
 
 
@@ -198,7 +213,8 @@ def _record_one_by_one(
         uow.commit()
     if scorer is not None:
         scorer.committed()
-    return _Stored(new, anomalies).outcome(duplicates=len(batch.events) - len(new) - rejected, failed=failed)
+    duplicates = len(batch.events) - len(new) - rejected
+    return _Stored(new, anomalies).outcome(duplicates=duplicates, failures=failures, failed=failed)
 
 
 def _persist_failure(received: ReceivedEvent, reason: str, processor_version: str, now: datetime) -> FailedEvent:

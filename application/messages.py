@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -61,6 +61,7 @@ class IngestBatch:
     position: LogPosition
     events: list[ReceivedEvent] = field(default_factory=list)
     failures: list[FailedEvent] = field(default_factory=list)
+    started: float | None = None  # `time.perf_counter()` when its records were read: processing latency
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,8 @@ class TimingRules:
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     """What a batch changed: events newly stored (of which late), retries ignored, dead letters,
-    and what scoring found (anomalies, with which batch model, in how long)."""
+    and what scoring found (anomalies, with which batch model, in how long), plus what the
+    metrics break these down by."""
 
     stored: int
     duplicates: int
@@ -84,6 +86,11 @@ class BatchOutcome:
     anomalies: int = 0
     model_version: str | None = None
     scoring_seconds: float = 0.0
+    # Detail for the metrics, left out of equality (the counts above are what a batch did).
+    stored_by_type: Mapping[str, int] = field(default_factory=dict, compare=False)
+    failed_by_type: Mapping[str, int] = field(default_factory=dict, compare=False)
+    event_times: Sequence[datetime] = field(default=(), compare=False)  # of newly stored events
+    write_seconds: float = field(default=0.0, compare=False)  # the batch's transaction(s), scoring included
 
 
 @dataclass(frozen=True, slots=True)

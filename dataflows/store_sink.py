@@ -32,7 +32,8 @@ def merge_batches(batches: list[IngestBatch]) -> IngestBatch:
         return batches[0]
     events = [e for b in batches for e in b.events]
     failures = [f for b in batches for f in b.failures]
-    return IngestBatch(position=batches[-1].position, events=events, failures=failures)
+    started = min((b.started for b in batches if b.started is not None), default=None)
+    return IngestBatch(position=batches[-1].position, events=events, failures=failures, started=started)
 
 
 class _StorePartition(StatefulSinkPartition[IngestBatch, int | None]):

@@ -21,6 +21,8 @@ from application.ports.event_log import DeliveryReport
 from entrypoints.containers import Container
 from entrypoints.feeding import produce_generated
 from entrypoints.local_services import LocalServices
+from entrypoints.processor import free_port
+from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
 from entrypoints.settings import Settings
 
 LIVE_RATE = 200.0  # events/s when `up` runs without --events: a lively but light demo
@@ -151,7 +153,18 @@ class LocalRun:
         each logging to the data directory; both stop when this context ends."""
         logs = self._settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self._services.endpoints.as_env(), "ANALYTICS_API_KEYS": self._api.keys}
+        # Each process serves its metrics on a port of its own; the API's /metrics shows them all.
+        worker_port, generator_port = free_port(), free_port()
+        watch_publisher(self._publisher, "generator")
+        serve_producer_metrics(generator_port, host="127.0.0.1")
+        siblings = [f"http://127.0.0.1:{port}/metrics" for port in (worker_port, generator_port)]
+        env = {
+            **os.environ,
+            **self._services.endpoints.as_env(),
+            "ANALYTICS_API_KEYS": self._api.keys,
+            "ANALYTICS_PROCESSOR_METRICS_PORT": str(worker_port),
+            "ANALYTICS_API_METRICS_FROM": json.dumps(siblings),
+        }
         api_args = ["api", "--host", self._api.host, "--port", str(self._api.port)]
         with (logs / "processor.log").open("ab") as processor_log, (logs / "api.log").open("ab") as api_log:
             self._child = _start(["process"], env, processor_log)

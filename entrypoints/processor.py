@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from bytewax._bytewax import cli_main
@@ -27,6 +28,7 @@ from application.messages import BatchOutcome, IngestBatch, RawMessage
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
+from entrypoints.producer_metrics import watch_publisher
 from entrypoints.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ def build_processor_flow(
             return uow.offsets.committed(consumer, topic)
 
     def decode(records: list[RawMessage]) -> IngestBatch:
-        return decode_batch(records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules)
+        started = time.perf_counter()
+        batch = decode_batch(records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules)
+        return replace(batch, started=started)
 
     def record(batch: IngestBatch) -> BatchOutcome:
         return recorder(batch, now=clock.now())
@@ -75,12 +79,15 @@ def build_processor_flow(
         batch_size=settings.processor.batch_size,
         stop_at_end=stop_at_end,
         poll_interval=timedelta(milliseconds=settings.processor.poll_interval_ms),
+        on_log_end=metrics.log_end if metrics is not None else None,
     )
+    if metrics is not None and (publisher is not None or anomaly_publisher is not None):
+        watch_publisher(container.gateways.publisher(), "processor", metrics.registry)
 
     def on_recorded(batch: IngestBatch, outcome: BatchOutcome) -> None:
         log_batch(batch, outcome)
         if metrics is not None:
-            metrics.observe(batch, outcome)
+            metrics.observe(batch, outcome, committed_at=clock.now())
 
     return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=on_recorded), decode=decode)
 
@@ -165,7 +172,7 @@ def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: l
     If one member dies the others are stopped too and the exit code says so: a
     restart resumes from the offsets committed with the data.
     """
-    addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
+    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
     members = [
         subprocess.Popen(
             [
@@ -210,7 +217,7 @@ def _stop_all(members: list[subprocess.Popen]) -> None:
             member.wait()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

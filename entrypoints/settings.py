@@ -131,6 +131,10 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    metrics_from: list[str] = Field(
+        default_factory=list,
+        description="Sibling processes' /metrics URLs to include in this API's /metrics (one-machine runs)",
+    )
     rate_limit_per_second: int = Field(default=1000, ge=1, description="requests per second per API key")
     cache_ttl_s: int = Field(default=2, ge=1, description="stats responses are cached this long")
 
@@ -144,6 +148,9 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     redis_url: str | None = None
     log_level: str = "INFO"
+    producer_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="generate/produce serve their producer metrics on this port"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)

@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_GROUP_ID = "analytics-bytewax"
 
+# (partition, log-end offset, next offset this reader will read): consumer lag for the metrics.
+LogEndCallback = Callable[[int, int, int], None]
+
 
 class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
     """Reads one partition from a given offset; its state is the next offset to read."""
@@ -31,6 +34,7 @@ class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
         batch_size: int,
         stop_at_end: bool,
         poll_interval: timedelta,
+        on_log_end: LogEndCallback | None,
     ) -> None:
         self._consumer = Consumer(
             {
@@ -54,6 +58,8 @@ class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
         self._poll_interval = poll_interval
         self._at_end = False
         self._idle = False
+        self._on_log_end = on_log_end
+        self._assigned = TopicPartition(topic, partition)
 
     def next_batch(self) -> list[list[RawMessage]]:
         if self._at_end:
@@ -74,7 +80,15 @@ class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
                 # Transient (broker down, leader moved): librdkafka retries by itself.
                 logger.warning("consuming %s[%d]: %s", self._topic, self._partition, error.str())
         self._idle = not batch
+        if self._on_log_end is not None:
+            self._report_log_end()
         return [batch] if batch else []
+
+    def _report_log_end(self) -> None:
+        # The high watermark of the last fetch response: no request to the broker.
+        _, high = self._consumer.get_watermark_offsets(self._assigned, cached=True)
+        if high >= 0:
+            self._on_log_end(self._partition, high, self._next_offset)
 
     def next_awake(self) -> datetime | None:
         # After an empty poll, back off instead of letting Bytewax spin on this partition.
@@ -109,6 +123,7 @@ class KafkaPartitionedSource(FixedPartitionedSource[list[RawMessage], int]):
         batch_size: int = 5000,
         stop_at_end: bool = False,
         poll_interval: timedelta = timedelta(milliseconds=10),
+        on_log_end: LogEndCallback | None = None,
     ) -> None:
         self._config = dict(config)
         self._topic = topic
@@ -116,6 +131,7 @@ class KafkaPartitionedSource(FixedPartitionedSource[list[RawMessage], int]):
         self._batch_size = batch_size
         self._stop_at_end = stop_at_end
         self._poll_interval = poll_interval
+        self._on_log_end = on_log_end
 
     def list_parts(self) -> list[str]:
         return [str(p) for p in topic_partitions(self._config, self._topic)]
@@ -133,4 +149,5 @@ class KafkaPartitionedSource(FixedPartitionedSource[list[RawMessage], int]):
             batch_size=self._batch_size,
             stop_at_end=self._stop_at_end,
             poll_interval=self._poll_interval,
+            on_log_end=self._on_log_end,
         )

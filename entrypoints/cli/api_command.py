@@ -6,10 +6,13 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from prometheus_client import REGISTRY
 
 from entrypoints.api.auth import ApiKeys
 from entrypoints.api.wiring import api_from_container
 from entrypoints.cli.common import load_settings, platform
+from entrypoints.metrics_federation import FederatedMetrics
+from entrypoints.producer_metrics import watch_publisher
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +30,9 @@ def api(
     keys = ApiKeys.parse(settings.api_keys.get_secret_value())
     with platform(settings, migrate=True) as (_, container):
         app = api_from_container(container, keys)
+        watch_publisher(container.gateways.publisher(), "api")
+        if settings.api.metrics_from:
+            REGISTRY.register(FederatedMetrics(settings.api.metrics_from))
         uvicorn.run(
             app,
             host=host or settings.api.host,

@@ -16,8 +16,10 @@ from adapters.kafka.topics import ensure_topics
 from entrypoints.cli.common import load_settings, platform
 from entrypoints.feeding import produce_generated, produce_lines, produce_records
 from entrypoints.processor import run_cluster, run_in_this_process
+from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
 
 if TYPE_CHECKING:
+    from adapters.kafka.publisher import KafkaEventPublisher
     from application.traffic_anomalies import LabelledTraffic
 
 
@@ -77,6 +79,7 @@ def generate(
     with platform(settings) as (_, container):
         ensure_platform_topics(container)
         publisher, topic = container.gateways.publisher(), settings.kafka.events_topic
+        _export_producer_metrics(publisher, "generator", settings.producer_metrics_port)
         if records is None:
             report = produce_generated(publisher, topic, count, rate=rate, seed=_seed(seed))
         else:
@@ -93,7 +96,9 @@ def produce(
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")
     with stream, platform(settings) as (_, container):
         ensure_platform_topics(container)
-        report = produce_lines(container.gateways.publisher(), settings.kafka.events_topic, stream)
+        publisher = container.gateways.publisher()
+        _export_producer_metrics(publisher, "produce", settings.producer_metrics_port)
+        report = produce_lines(publisher, settings.kafka.events_topic, stream)
     typer.echo(f"delivered {report.delivered}, failed {report.failed}", err=True)
     raise typer.Exit(1 if report.failed else 0)
 
@@ -155,3 +160,9 @@ def _labelled_records(traffic: LabelledTraffic, labels: Path | None) -> Iterator
 
 def _seed(seed: int | None) -> int:
     return seed if seed is not None else int.from_bytes(os.urandom(4), "big")
+
+
+def _export_producer_metrics(publisher: KafkaEventPublisher, source: str, port: int | None) -> None:
+    watch_publisher(publisher, source)
+    if port is not None:
+        serve_producer_metrics(port)

@@ -47,10 +47,20 @@ def _wait_for_stored(port: int, count: int, worker, timeout: float = 180) -> dic
     while time.monotonic() < deadline:
         assert worker.poll() is None, "the worker exited"
         metrics = _metrics(port)
-        if _total(metrics, "analytics_events_stored_total") >= count:
+        if _total(metrics, "analytics_events_processed_total") >= count:
             return metrics
         time.sleep(0.5)
     raise AssertionError(f"fewer than {count} events stored after {timeout} s: {_metrics(port)}")
+
+
+def _wait_for(port: int, condition, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = _metrics(port)
+        if metrics and condition(metrics):
+            return metrics
+        time.sleep(0.5)
+    raise AssertionError(f"metrics never met the condition: {_metrics(port)}")
 
 
 def _produce(env: dict[str, str], records: list[LabelledRecord], path: Path) -> None:
@@ -82,11 +92,20 @@ def test_worker_serves_metrics_and_swaps_in_a_new_model_without_restart(kafka_bo
         second = stream.take(3_000)
         _produce(env, second, tmp_path / "second.jsonl")
         after = _wait_for_stored(port, 8_000, worker)
+        caught_up = _wait_for(port, lambda m: _total(m, "analytics_consumer_lag") == 0)
     finally:
         worker.send_signal(signal.SIGINT)
         worker.wait(timeout=30)
 
     assert after[("analytics_anomaly_model_info", (("version", version),))] == 1
+    processed = _total(caught_up, "analytics_events_processed_total")
+    assert _total(caught_up, "analytics_end_to_end_latency_seconds_count") == processed
+    assert _total(caught_up, "analytics_log_end_offset") == _total(caught_up, "analytics_committed_offset") >= processed
+    assert _total(caught_up, "analytics_batch_events_sum") >= processed
+    assert _total(caught_up, "analytics_db_write_seconds_count") == _total(caught_up, "analytics_batch_events_count")
+    assert _total(caught_up, "analytics_batch_processing_seconds_count") > 0
+    # Every stored event is republished, enriched, on user-analytics.
+    assert caught_up[("analytics_events_delivered_total", (("source", "processor"),))] >= processed
     assert _total(after, "analytics_scoring_seconds_count") > 0
     assert _total(after, "analytics_events_dead_lettered_total") == 0
     assert _total(after, "analytics_anomalies_total") == Database(database_url).scalar("SELECT count(*) FROM anomalies")
