@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from dependency_injector import containers, providers
+from opentelemetry import trace
 from sqlalchemy import Engine
 
 from adapters.kafka.publisher import KafkaEventPublisher
@@ -22,6 +23,7 @@ from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, Postg
 from adapters.postgres.engine import create_postgres_engine
 from adapters.postgres.queries import PostgresAnalyticsQueries
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from adapters.telemetry.kafka_context import TracedEventPublisher
 from application.anomaly_training import AnomalyTrainingReport, CatalogEntry, train_anomaly
 from application.retraining import Retrainer
 from application.scoring import Scoring
@@ -45,9 +47,10 @@ def _engine(settings: Settings, endpoints: Endpoints) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _publisher(kafka_config: dict) -> Iterator[KafkaEventPublisher]:
+def _publisher(kafka_config: dict, events_topic: str) -> Iterator[TracedEventPublisher]:
+    """Events produced to the events topic carry their trace context (`traceparent`)."""
     publisher = KafkaEventPublisher(kafka_config)
-    yield publisher
+    yield TracedEventPublisher(publisher, trace.get_tracer("analytics.producer"), {events_topic})
     publisher.close()
 
 
@@ -59,7 +62,9 @@ class Gateways(containers.DeclarativeContainer):
         lambda settings, endpoints: settings.kafka.client_config(endpoints.kafka_bootstrap), settings, endpoints
     )
     engine = providers.Resource(_engine, settings, endpoints)
-    publisher = providers.Resource(_publisher, kafka_config)
+    publisher = providers.Resource(
+        _publisher, kafka_config, providers.Callable(lambda settings: settings.kafka.events_topic, settings)
+    )
     clock = providers.Singleton(SystemClock)
 
 

@@ -7,8 +7,7 @@ instead of leaving a dashboard panel empty.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.gc_collector import GCCollector
+from prometheus_client import CollectorRegistry, PlatformCollector
 
 from entrypoints.producer_metrics import ProducerCollector
 from entrypoints.worker_metrics import WorkerMetrics
@@ -36,11 +35,9 @@ class _NoTotals:
 def exported_metric_names() -> set[str]:
     """Sample names as Prometheus stores them (`x_total`, `x_bucket`, ...), plus `up`."""
     registry = CollectorRegistry()
-    WorkerMetrics(registry)
+    WorkerMetrics(registry)  # with the process and GC collectors every process has
     registry.register(ProducerCollector(_NoTotals(), "catalog"))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)  # python_info: the API's default registry has it
     families = {family.name: family.type for family in registry.collect()}
     families.update(_API_FAMILIES)
     names = {"up"}

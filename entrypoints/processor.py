@@ -17,11 +17,13 @@ from datetime import timedelta
 from bytewax._bytewax import cli_main
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
+from opentelemetry import trace
 
 from adapters.kafka.anomaly_publisher import KafkaAnomalyPublisher
 from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
+from adapters.telemetry.batch_spans import BatchSpans
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome, IngestBatch, RawMessage
@@ -64,9 +66,12 @@ def build_processor_flow(
         with start_unit_of_work() as uow:
             return uow.offsets.committed(consumer, topic)
 
+    spans = BatchSpans(trace.get_tracer("analytics.dataflow"))
+
     def decode(records: list[RawMessage]) -> IngestBatch:
-        started = time.perf_counter()
+        started, started_ns = time.perf_counter(), time.time_ns()
         batch = decode_batch(records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules)
+        spans.decoded(records, batch, started_ns, time.time_ns())
         return replace(batch, started=started)
 
     def record(batch: IngestBatch) -> BatchOutcome:
@@ -85,6 +90,7 @@ def build_processor_flow(
         watch_publisher(container.gateways.publisher(), "processor", metrics.registry)
 
     def on_recorded(batch: IngestBatch, outcome: BatchOutcome) -> None:
+        spans.recorded(batch, outcome, time.time_ns())
         log_batch(batch, outcome)
         if metrics is not None:
             metrics.observe(batch, outcome, committed_at=clock.now())

@@ -7,18 +7,23 @@ nothing per record for them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from adapters.kafka.publisher import KafkaEventPublisher
+
+class CountsDeliveries(Protocol):
+    def totals(self) -> tuple[int, int, int]:
+        """(queued, delivered, failed) so far."""
+        ...
 
 
 class ProducerCollector(Collector):
     """`analytics_events_{produced,delivered,delivery_failed}_total{source}` of one publisher."""
 
-    def __init__(self, publisher: KafkaEventPublisher, source: str) -> None:
+    def __init__(self, publisher: CountsDeliveries, source: str) -> None:
         self._publisher = publisher
         self._source = source
 
@@ -38,7 +43,7 @@ _watched: dict[tuple[int, str], ProducerCollector] = {}
 
 
 def watch_publisher(
-    publisher: KafkaEventPublisher, source: str, registry: CollectorRegistry = REGISTRY
+    publisher: CountsDeliveries, source: str, registry: CollectorRegistry = REGISTRY
 ) -> ProducerCollector:
     """Export `publisher`'s totals as `source`; a later call for the same source replaces it."""
     key = (id(registry), source)

@@ -139,6 +139,19 @@ class ApiSettings(BaseSettings):
     cache_ttl_s: int = Field(default=2, ge=1, description="stats responses are cached this long")
 
 
+class TracingSettings(BaseSettings):
+    """`ANALYTICS_TRACE_*`: OpenTelemetry sampling (the exporter is configured by `OTEL_EXPORTER_OTLP_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_TRACE_")
+
+    sample_ratio: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="share of new traces sampled; unset: 1.0 for API requests, 0.01 for generated events",
+    )
+
+
 class Settings(BaseSettings):
     """`ANALYTICS_*`: the whole configuration."""
 
@@ -155,6 +168,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @property
     def processor_version(self) -> str:

@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
+from prometheus_client.gc_collector import GCCollector
 
 from application.messages import BatchOutcome, IngestBatch
 from entrypoints.histograms import observe_many
@@ -29,6 +30,8 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # CPU and memory of this worker process
+        GCCollector(registry=r)
         by_partition = ["partition"]
         self.processed = Counter(
             "analytics_events_processed", "Events newly stored", ["partition", "event_type"], registry=r

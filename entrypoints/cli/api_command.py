@@ -24,7 +24,7 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (default ANALYTICS_API_PORT or 8000).")] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /schema, Swagger UI at /schema/swagger)."""
-    settings = load_settings()
+    settings = load_settings("analytics-api")
     if settings.api_keys is None:
         raise typer.BadParameter("set ANALYTICS_API_KEYS (key:role,...); `analytics up` generates one for you")
     keys = ApiKeys.parse(settings.api_keys.get_secret_value())

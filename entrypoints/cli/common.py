@@ -10,11 +10,16 @@ from entrypoints.containers import Container, build_container
 from entrypoints.local_services import LocalServices
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
+from entrypoints.tracing import configure_tracing
 
 
-def load_settings() -> Settings:
+def load_settings(tracing_as: str | None = None, *, sample_ratio: float = 1.0) -> Settings:
+    """Settings, logging, and with `tracing_as` (a service name) this process's tracer provider;
+    `sample_ratio` is the share of new traces it samples unless `ANALYTICS_TRACE_SAMPLE_RATIO` says."""
     settings = Settings()
     configure_logging(settings.log_level)
+    if tracing_as is not None:
+        configure_tracing(tracing_as, settings.tracing, sample_ratio)
     return settings
 
 

@@ -18,6 +18,10 @@ from entrypoints.feeding import produce_generated, produce_lines, produce_record
 from entrypoints.processor import run_cluster, run_in_this_process
 from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
 
+# Bulk producers trace 1% of their events by default: each traced event costs the dataflow a
+# handful of spans, which at full rate would cost more than the processing they describe.
+GENERATED_TRACES = 0.01
+
 if TYPE_CHECKING:
     from adapters.kafka.publisher import KafkaEventPublisher
     from application.traffic_anomalies import LabelledTraffic
@@ -56,7 +60,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate realistic mock events into topic `user-events` (or as JSON lines)."""
-    settings = load_settings()
+    settings = load_settings("analytics-generator", sample_ratio=GENERATED_TRACES)
     records = None
     if anomaly_rate > 0 or labels is not None:
         from application.traffic_anomalies import generate_labelled
@@ -92,7 +96,7 @@ def produce(
     source: Annotated[str, typer.Argument(help="File of JSON-lines events, or - for stdin.")] = "-",
 ) -> None:
     """Produce JSON-lines events to `user-events`; bad lines are dead-lettered by the dataflow."""
-    settings = load_settings()
+    settings = load_settings("analytics-producer", sample_ratio=GENERATED_TRACES)
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")
     with stream, platform(settings) as (_, container):
         ensure_platform_topics(container)
@@ -113,7 +117,7 @@ def process(
     addresses: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the Bytewax dataflow; resumes from the offsets committed with the data."""
-    settings = load_settings()
+    settings = load_settings("analytics-processor")
     with platform(settings, migrate=process_id is None) as (services, container):
         if processes > 1 and process_id is None:
             extra = ["--until-caught-up"] if until_caught_up else []

@@ -11,7 +11,7 @@ import typer
 from adapters.postgres.engine import upgrade_schema
 from entrypoints.api.auth import generate_key
 from entrypoints.cli.common import load_settings, platform
-from entrypoints.cli.ingest_commands import ensure_platform_topics
+from entrypoints.cli.ingest_commands import GENERATED_TRACES, ensure_platform_topics
 from entrypoints.local_run import LocalApi, LocalRun
 
 
@@ -35,7 +35,7 @@ def up(
     """The whole platform here: broker, Postgres, migrations, dataflow and a live generator."""
     if exit_when_done and events is None:
         raise typer.BadParameter("--exit-when-done needs --events N", param_hint="--exit-when-done")
-    settings = load_settings()
+    settings = load_settings("analytics-generator", sample_ratio=GENERATED_TRACES)
     with platform(settings, own_broker=True, migrate=True) as (services, container):
         ensure_platform_topics(container)
         run = LocalRun(settings, services, container, _local_api(settings, port))

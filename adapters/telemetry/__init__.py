@@ -1,0 +1,1 @@
+"""OpenTelemetry adapters: trace context on Kafka records, spans of the dataflow's batches."""
