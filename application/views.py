@@ -67,6 +67,23 @@ class RealtimeView(View):
     windows: list[MinuteWindowView] = Field(description="latest closed minute windows, newest first")
 
 
+class RateBucketView(View):
+    bucket_start: datetime
+    events: int = Field(description="on-time events whose event time falls in this 10-second bucket")
+    events_per_second: float
+
+
+class ConsumerProgressView(View):
+    """Where a consumer stands in one partition: its last committed batch."""
+
+    consumer: str
+    topic: str
+    partition: int
+    next_offset: int = Field(description="the first offset not yet stored")
+    received_until: datetime | None = Field(description="receive time of the newest event committed so far")
+    updated_at: datetime = Field(description="when the last batch committed")
+
+
 class AnomalyView(View):
     event_id: UUID
     user_id: str

@@ -16,11 +16,13 @@ from application.messages import ReceivedEvent
 from application.ports.queries import EventFilter
 from application.views import (
     AnomalyView,
+    ConsumerProgressView,
     DailyStatsView,
     EventView,
     FailedEventView,
     MinuteWindowView,
     Page,
+    RateBucketView,
     RealtimeView,
     UserView,
     encode_cursor,
@@ -28,7 +30,7 @@ from application.views import (
     parse_id_cursor,
 )
 from domain.failures import FailedEvent
-from domain.windows import MINUTE, ROLLING_RATE_SPAN
+from domain.windows import MINUTE, RATE_BUCKET, ROLLING_RATE_SPAN
 
 _BREAKDOWNS = {"event_type": "by_event_type", "country": "by_country", "device": "by_device"}
 
@@ -36,12 +38,15 @@ _BREAKDOWNS = {"event_type": "by_event_type", "country": "by_country", "device":
 class InMemoryAnalyticsQueries:
     """`AnalyticsQueries` over the fake store's committed state.
 
-    What the state does not hold comes from the constructor: `anomalies` and `churn`
-    (user id -> probability) are kept by reference, so a test may fill them later;
+    What the state does not hold comes from the constructor: `anomalies`, `churn`
+    (user id -> probability) and `progress` (committed consumer positions with their
+    receive and commit times) are kept by reference, so a test may fill them later;
     `received_until` is the watermark (the newest receive time consumed), fixed or a
-    callable read on each call. Events carry no anomaly score here (always None), and
-    since the fake forgets when a dead letter was replayed, a replayed one reports its
-    `failed_at` as `replayed_at` (so `replayed_at is not None` still means "replayed").
+    callable read on each call; without it, the newest `received_until` in `progress`,
+    as Postgres takes it from the committed positions. Events carry no anomaly score
+    here (always None), and since the fake forgets when a dead letter was replayed, a
+    replayed one reports its `failed_at` as `replayed_at` (so `replayed_at is not None`
+    still means "replayed").
     """
 
     def __init__(
@@ -51,11 +56,13 @@ class InMemoryAnalyticsQueries:
         anomalies: list[AnomalyView] | None = None,
         churn: dict[str, float] | None = None,
         received_until: datetime | Callable[[], datetime | None] | None = None,
+        progress: list[ConsumerProgressView] | None = None,
     ) -> None:
         self._state = state
         self._anomalies = anomalies if anomalies is not None else []
         self._churn = churn if churn is not None else {}
         self._received_until = received_until
+        self._progress = progress if progress is not None else []
 
     def events(self, filters: EventFilter, limit: int, cursor: str | None) -> Page[EventView]:
         if limit < 1:
@@ -96,7 +103,7 @@ class InMemoryAnalyticsQueries:
         ]
 
     def realtime(self, windows: int, allowed_lateness_s: float) -> RealtimeView:
-        watermark = self._received_until() if callable(self._received_until) else self._received_until
+        watermark = self._watermark()
         if watermark is None:
             return RealtimeView(watermark=None, events_per_second=0.0, windows=[])
         lateness = timedelta(seconds=allowed_lateness_s)
@@ -113,6 +120,21 @@ class InMemoryAnalyticsQueries:
             events_per_second=counted / ROLLING_RATE_SPAN.total_seconds(),
             windows=_windows_from_rows([r for r in rows if r[0] in latest]),
         )
+
+    def throughput(self, minutes: int) -> list[RateBucketView]:
+        watermark = self._watermark()
+        if watermark is None:
+            return []
+        earliest = watermark - timedelta(minutes=max(minutes, 0)) - RATE_BUCKET
+        seconds = RATE_BUCKET.total_seconds()
+        return [
+            RateBucketView(bucket_start=start, events=n, events_per_second=n / seconds)
+            for start, n in sorted(self._state.projections.rates.items())
+            if earliest < start <= watermark
+        ]
+
+    def consumer_progress(self) -> list[ConsumerProgressView]:
+        return sorted(self._progress, key=lambda p: (p.topic, p.partition, p.consumer))
 
     def anomalies(self, since: datetime | None, min_score: float, limit: int) -> list[AnomalyView]:
         matching = [a for a in self._anomalies if a.score >= min_score and (since is None or a.detected_at >= since)]
@@ -136,6 +158,11 @@ class InMemoryAnalyticsQueries:
 
     def ping(self) -> None:
         """Memory always answers."""
+
+    def _watermark(self) -> datetime | None:
+        if self._received_until is not None:
+            return self._received_until() if callable(self._received_until) else self._received_until
+        return max((p.received_until for p in self._progress if p.received_until is not None), default=None)
 
     def _failed_view(self, failure: FailedEvent) -> FailedEventView:
         replayed = failure.failed_at if failure.id in self._state.replayed else None

@@ -29,11 +29,13 @@ from adapters.postgres.tables import (
 from application.ports.queries import EventFilter
 from application.views import (
     AnomalyView,
+    ConsumerProgressView,
     DailyStatsView,
     EventView,
     FailedEventView,
     MinuteWindowView,
     Page,
+    RateBucketView,
     RealtimeView,
     UserView,
     encode_cursor,
@@ -41,7 +43,7 @@ from application.views import (
     parse_event_cursor,
     parse_id_cursor,
 )
-from domain.windows import MINUTE, ROLLING_RATE_SPAN
+from domain.windows import MINUTE, RATE_BUCKET, ROLLING_RATE_SPAN
 
 _EVENT_COLUMNS = [c for c in events.c if c.name in EventView.model_fields]
 _BREAKDOWNS = {"event_type": "by_event_type", "country": "by_country", "device": "by_device"}
@@ -122,6 +124,22 @@ class PostgresAnalyticsQueries:
             events_per_second=float(counted) / ROLLING_RATE_SPAN.total_seconds(),
             windows=views,
         )
+
+    def throughput(self, minutes: int) -> list[RateBucketView]:
+        b, span = event_rate_buckets.c, timedelta(minutes=max(minutes, 0))
+        watermark = select(func.max(consumer_offsets.c.received_until)).scalar_subquery()
+        query = (
+            select(b.bucket_start, b.events)
+            .where(b.bucket_start > watermark - span - RATE_BUCKET, b.bucket_start <= watermark)
+            .order_by(b.bucket_start)
+        )
+        seconds = RATE_BUCKET.total_seconds()
+        return [RateBucketView(**r, events_per_second=r["events"] / seconds) for r in self._all(query)]
+
+    def consumer_progress(self) -> list[ConsumerProgressView]:
+        o = consumer_offsets.c
+        query = select(consumer_offsets).order_by(o.topic, o.partition, o.consumer)
+        return [ConsumerProgressView.model_validate(dict(r)) for r in self._all(query)]
 
     def anomalies(self, since: datetime | None, min_score: float, limit: int) -> list[AnomalyView]:
         a = anomalies.c

@@ -9,10 +9,12 @@ from uuid import UUID
 
 from application.views import (
     AnomalyView,
+    ConsumerProgressView,
     DailyStatsView,
     EventView,
     FailedEventView,
     Page,
+    RateBucketView,
     RealtimeView,
     UserView,
 )
@@ -44,6 +46,15 @@ class AnalyticsQueries(Protocol):
 
     def realtime(self, windows: int, allowed_lateness_s: float) -> RealtimeView:
         """The latest `windows` closed minute windows (see RealtimeView)."""
+        ...
+
+    def throughput(self, minutes: int) -> list[RateBucketView]:
+        """The stored rate buckets overlapping the `minutes` minutes up to the watermark,
+        oldest first (buckets without events are absent); empty without a watermark."""
+        ...
+
+    def consumer_progress(self) -> list[ConsumerProgressView]:
+        """Every committed consumer position, by topic, partition, then consumer."""
         ...
 
     def anomalies(self, since: datetime | None, min_score: float, limit: int) -> list[AnomalyView]:

@@ -10,12 +10,15 @@ from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.opentelemetry import OpenTelemetryConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
+from application.dashboard import LogEndOffsets
 from application.ports.queries import AnalyticsQueries
 from entrypoints.api.auth import API_KEY_HEADER, ApiKeys
+from entrypoints.api.controllers.dashboard import DashboardFeeds, dashboard_routes
 from entrypoints.api.controllers.events import EventsController
 from entrypoints.api.controllers.health import HealthController
 from entrypoints.api.controllers.operations import AnomaliesController, FailedEventsController
@@ -53,8 +56,13 @@ def create_app(
     settings: ApiSettings,
     allowed_lateness_s: float,
     cache_store: Store | None = None,
+    log_end_offsets: LogEndOffsets | None = None,
 ) -> Litestar:
-    """The API. Ports come in ready-made; nothing connects until a request needs it."""
+    """The API. Ports come in ready-made; nothing connects until a request needs it.
+
+    `log_end_offsets` gives the events topic's end offset per partition, for the dashboard's
+    lag; without it (or when it raises `BrokerUnavailable`) the lag is reported unknown."""
+    feeds = DashboardFeeds(topic=collector.topic, log_end_offsets=log_end_offsets)
     rate_limit = RateLimitConfig(
         rate_limit=("second", settings.rate_limit_per_second),
         identifier_for_request=lambda request: api_keys.fingerprint(request.headers.get(API_KEY_HEADER)),
@@ -62,6 +70,9 @@ def create_app(
         middleware_class=_RateLimit,
     )
     prometheus = PrometheusConfig(app_name="analytics_api", prefix="analytics_api", group_path=True)
+    # A server span per request (the tracer provider is the process's, see entrypoints.tracing);
+    # scrapes and probes are not worth a trace each.
+    tracing = OpenTelemetryConfig(exclude=UNLIMITED + ["/dashboard"], exclude_spans=["receive", "send"])
     return Litestar(
         route_handlers=[
             EventsController,
@@ -71,13 +82,15 @@ def create_app(
             FailedEventsController,
             HealthController,
             MetricsController,
+            *dashboard_routes(),
         ],
         dependencies={
             "queries": Provide(lambda: queries, use_cache=True, sync_to_thread=False),
             "collector": Provide(lambda: collector, use_cache=True, sync_to_thread=False),
             "options": Provide(lambda: ApiOptions(allowed_lateness_s), use_cache=True, sync_to_thread=False),
+            "dashboard_feeds": Provide(lambda: feeds, use_cache=True, sync_to_thread=False),
         },
-        middleware=[rate_limit.middleware, prometheus.middleware],
+        middleware=[tracing.middleware, rate_limit.middleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         response_cache_config=ResponseCacheConfig(default_expiration=settings.cache_ttl_s),
         stores={"response_cache": cache_store or MemoryStore(), "rate_limit": MemoryStore()},

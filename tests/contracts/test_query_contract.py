@@ -17,18 +17,25 @@ from adapters.postgres.tables import anomalies, churn_scores, consumer_offsets
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from application.ingest import Recorder
 from application.ports.queries import EventFilter
-from application.views import AnomalyView, InvalidCursor, encode_cursor
+from application.views import AnomalyView, ConsumerProgressView, InvalidCursor, encode_cursor
 from domain.errors import StorageUnavailable
 from domain.failures import ErrorType
 from tests.factories import T0, batch, failed, make_event, received
 
 MIN = timedelta(minutes=1)
+SEC = timedelta(seconds=1)
 _offsets = iter(range(10**9))
 
 
 def at(moment: datetime, **fields):
     """An on-time stored event whose event time is `moment`."""
     return received(make_event(fields.pop("event_type", "page_view"), timestamp=moment.isoformat(), **fields))
+
+
+def progress(partition: int, received_until: datetime | None, **fields) -> ConsumerProgressView:
+    """A committed position (consumer `c` on topic `t` unless said otherwise)."""
+    defaults = {"consumer": "c", "topic": "t", "next_offset": 1, "updated_at": T0 + 2 * SEC}
+    return ConsumerProgressView(**{**defaults, **fields}, partition=partition, received_until=received_until)
 
 
 def ids(items) -> list[UUID]:
@@ -61,8 +68,12 @@ class AnalyticsQueriesContract:
     def arrange_churn(self, churn: dict[str, float]) -> None:
         raise NotImplementedError
 
-    def arrange_watermark(self, received_until: datetime) -> None:
+    def arrange_progress(self, positions: list[ConsumerProgressView]) -> None:
         raise NotImplementedError
+
+    def arrange_watermark(self, received_until: datetime) -> None:
+        # Three partitions: the watermark is the newest receive time of any.
+        self.arrange_progress([progress(1, received_until - MIN), progress(2, received_until), progress(3, None)])
 
     def record(self, start_uow, events=(), failures=()) -> None:
         for stored in events:  # one batch each, in the order given
@@ -199,6 +210,42 @@ class AnalyticsQueriesContract:
         self.record(start_uow, [at(T0)])
         assert queries.realtime(5, 0).model_dump() == {"watermark": None, "events_per_second": 0.0, "windows": []}
 
+    def test_throughput_is_the_rate_buckets_overlapping_the_last_minutes_before_the_watermark(self, start_uow, queries):
+        watermark = T0 + 12 * SEC  # the last 5 minutes start at T0 - 4:48
+        self.record(
+            start_uow,
+            [at(T0 - 4 * MIN - 51 * SEC), at(T0 - 4 * MIN - 50 * SEC), at(T0 - 4 * MIN + 5 * SEC)]
+            + [at(T0 - 4 * MIN + 7 * SEC, event_type="purchase", value="3.00"), at(T0 - MIN), at(T0)]
+            + [at(T0 + 15 * SEC), at(T0 + 20 * SEC)]
+            + [received(make_event(timestamp=(T0 - MIN).isoformat()), received_at=T0 + 10 * MIN)],  # late
+        )
+        self.arrange_watermark(watermark)
+        buckets = queries.throughput(5)
+        assert [(b.bucket_start, b.events) for b in buckets] == [
+            (T0 - 4 * MIN - 50 * SEC, 1), (T0 - 4 * MIN, 2), (T0 - MIN, 1), (T0, 1), (T0 + 10 * SEC, 1),
+        ]  # fmt: skip
+        assert [b.events_per_second for b in buckets] == [0.1, 0.2, 0.1, 0.1, 0.1]
+        assert [b.bucket_start for b in queries.throughput(0)] == [T0 + 10 * SEC]
+
+    def test_throughput_without_a_watermark_is_empty(self, start_uow, queries):
+        self.record(start_uow, [at(T0)])
+        assert queries.throughput(5) == []
+
+    def test_consumer_progress_lists_every_position_by_topic_partition_and_consumer(self, queries):
+        positions = [
+            progress(2, T0, topic="b", next_offset=40, updated_at=T0 + SEC),
+            progress(1, T0 - MIN, topic="b", consumer="old", next_offset=7),
+            progress(0, None, topic="b", next_offset=0),
+            progress(1, T0, topic="b", consumer="new", next_offset=12, updated_at=T0 + 3 * SEC),
+            progress(0, T0, topic="a", next_offset=5),
+        ]
+        self.arrange_progress(positions)
+        assert queries.consumer_progress() == [positions[i] for i in (4, 2, 3, 1, 0)]
+        assert queries.realtime(1, 0).watermark == T0  # the newest receive time of any position
+
+    def test_without_committed_positions_there_is_no_progress(self, queries):
+        assert queries.consumer_progress() == []
+
     def test_anomalies_are_newest_first_above_a_score_since_a_time(self, queries):
         found = [
             AnomalyView(
@@ -243,10 +290,8 @@ class TestInMemoryQueries(AnalyticsQueriesContract):
 
     @pytest.fixture
     def queries(self, start_uow):
-        self.found, self.churn, self.watermark = [], {}, None
-        return InMemoryAnalyticsQueries(
-            self.state, anomalies=self.found, churn=self.churn, received_until=lambda: self.watermark
-        )
+        self.found, self.churn, self.progress = [], {}, []
+        return InMemoryAnalyticsQueries(self.state, anomalies=self.found, churn=self.churn, progress=self.progress)
 
     def arrange_anomalies(self, found):
         self.found.extend(found)
@@ -254,8 +299,8 @@ class TestInMemoryQueries(AnalyticsQueriesContract):
     def arrange_churn(self, churn):
         self.churn.update(churn)
 
-    def arrange_watermark(self, received_until):
-        self.watermark = received_until
+    def arrange_progress(self, positions):
+        self.progress.extend(positions)
 
 
 @pytest.mark.integration
@@ -278,17 +323,9 @@ class TestPostgresQueries(AnalyticsQueriesContract):
         with self.engine.begin() as conn:
             conn.execute(insert(churn_scores), rows)
 
-    def arrange_watermark(self, received_until):
-        # Two partitions: the watermark is the newest receive time of any.
-        rows = [(1, received_until - MIN), (2, received_until), (3, None)]
+    def arrange_progress(self, positions):
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(consumer_offsets),
-                [
-                    {"consumer": "c", "topic": "t", "partition": p, "next_offset": 1, "received_until": u}
-                    for p, u in rows
-                ],
-            )
+            conn.execute(insert(consumer_offsets), [p.model_dump() for p in positions])
 
     def test_an_unreachable_database_is_reported_as_unavailable(self):
         engine = create_postgres_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pool_size=1)
