@@ -54,6 +54,7 @@ class LocalRun:
         self._report: DeliveryReport | None = None
         self._publisher = container.gateways.publisher()
         self._child: subprocess.Popen | None = None
+        self._api_child: subprocess.Popen | None = None
 
     def forever(self, events: int | None, rate: float | None) -> int:
         """Run until Ctrl-C (or SIGTERM); generate `events` or an endless stream."""
@@ -141,6 +142,9 @@ class LocalRun:
             if self._child is not None and self._child.poll() is not None:
                 self._console.print(f"[red]the dataflow exited ({self._child.returncode}); see its log")
                 return counts
+            if self._api_child is not None and self._api_child.poll() is not None:
+                self._console.print(f"[red]the API exited ({self._api_child.returncode}); see its log")
+                return counts
             time.sleep(0.5)
 
     def _counts(self) -> Counts:
@@ -168,7 +172,7 @@ class LocalRun:
         api_args = ["api", "--host", self._api.host, "--port", str(self._api.port)]
         with (logs / "processor.log").open("ab") as processor_log, (logs / "api.log").open("ab") as api_log:
             self._child = _start(["process"], env, processor_log)
-            api = _start(api_args, env, api_log)
+            api = self._api_child = _start(api_args, env, api_log)
             try:
                 yield self._child
             finally:

@@ -23,12 +23,25 @@ _PER_PROCESS = ("process_", "python_")
 
 
 class FederatedMetrics(Collector):
-    def __init__(self, urls: Sequence[str], timeout_s: float = 1.0) -> None:
+    """The siblings' families merged with `local` collectors' families of the same names
+    (the API's and the generator's producer totals differ only by `source`), so each family
+    appears once, as the text format requires."""
+
+    def __init__(self, urls: Sequence[str], local: Sequence[Collector] = (), timeout_s: float = 1.0) -> None:
         self._urls = list(urls)
+        self._local = list(local)
         self._timeout_s = timeout_s
+
+    def describe(self) -> list[Metric]:
+        # Nothing to promise up front: the siblings' names are only known when they answer,
+        # and the registry must not scrape them (or clash on them) at registration.
+        return []
 
     def collect(self) -> Iterator[Metric]:
         seen: dict[str, Metric] = {}
+        for collector in self._local:
+            for family in collector.collect():
+                seen[family.name] = family
         for url in self._urls:
             try:
                 text = httpx.get(url, timeout=self._timeout_s).text

@@ -12,7 +12,7 @@ from entrypoints.api.auth import ApiKeys
 from entrypoints.api.wiring import api_from_container
 from entrypoints.cli.common import load_settings, platform
 from entrypoints.metrics_federation import FederatedMetrics
-from entrypoints.producer_metrics import watch_publisher
+from entrypoints.producer_metrics import ProducerCollector
 
 
 def register(app: typer.Typer) -> None:
@@ -30,9 +30,11 @@ def api(
     keys = ApiKeys.parse(settings.api_keys.get_secret_value())
     with platform(settings, migrate=True) as (_, container):
         app = api_from_container(container, keys)
-        watch_publisher(container.gateways.publisher(), "api")
+        producer = ProducerCollector(container.gateways.publisher(), "api")
         if settings.api.metrics_from:
-            REGISTRY.register(FederatedMetrics(settings.api.metrics_from))
+            REGISTRY.register(FederatedMetrics(settings.api.metrics_from, local=[producer]))
+        else:
+            REGISTRY.register(producer)
         uvicorn.run(
             app,
             host=host or settings.api.host,
