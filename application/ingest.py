@@ -105,6 +105,7 @@ class _Stored:
             # writer recorded some first, and then the first `failed` of them stand for the rest.
             failed_by_type=Counter(f.error_type.value for f in failures[:failed]),
             event_times=[r.timing.event_time for r in self.new],
+            received_times=[r.received_at for r in self.new],
         )
 
 

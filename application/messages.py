@@ -90,6 +90,7 @@ class BatchOutcome:
     stored_by_type: Mapping[str, int] = field(default_factory=dict, compare=False)
     failed_by_type: Mapping[str, int] = field(default_factory=dict, compare=False)
     event_times: Sequence[datetime] = field(default=(), compare=False)  # of newly stored events
+    received_times: Sequence[datetime] = field(default=(), compare=False)  # their log (produce) times
     write_seconds: float = field(default=0.0, compare=False)  # the batch's transaction(s), scoring included
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
+from entrypoints.bench_latency import run_latency_bench
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, produce_generated
 
@@ -54,13 +56,22 @@ class BenchReport:
     anomalies: int = 0
     machine: dict = field(default_factory=dict)
     api: dict | None = None  # with --api: API latency and collector throughput
+    latency_ms: dict | None = None  # p50/p95/p99 produce-to-commit at the highest offered rate
+    latency_runs: list[dict] = field(default_factory=list)  # every offered rate
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def run_ingest_bench(
-    container: Container, database_url: str, *, events: int, processes: int, scoring: bool = True
+    container: Container,
+    database_url: str,
+    *,
+    events: int,
+    processes: int,
+    scoring: bool = True,
+    latency_rates: Sequence[float] = (),
+    latency_seconds: float = 15.0,
 ) -> BenchReport:
     settings = container.settings()
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -70,19 +81,44 @@ def run_ingest_bench(
     try:
         with tempfile.TemporaryDirectory(prefix="analytics-bench-") as data_dir:
             model = _train_batch_model(Path(data_dir) / "models", events) if scoring else None
-            return _measure(
-                container,
-                kafka_config,
-                topic,
-                stamp,
-                database_url,
-                events=events,
-                processes=processes,
-                data_dir=data_dir,
-                model=model,
+            env = _dataflow_env(kafka_config, database_url, data_dir, model)
+            report = _measure(
+                container, kafka_config, topic, stamp, database_url, events=events, processes=processes, env=env
             )
+            report.batch_model = model
+            if latency_rates:
+                engine = create_postgres_engine(database_url, pool_size=1)
+                try:
+                    runs = run_latency_bench(
+                        container.gateways.publisher(),
+                        kafka_config,
+                        engine,
+                        env,
+                        rates=latency_rates,
+                        seconds=latency_seconds,
+                        processes=processes,
+                        partitions=settings.kafka.partitions,
+                        stamp=stamp,
+                    )
+                finally:
+                    engine.dispose()
+                report.latency_runs = [run.as_dict() for run in runs]
+                top = max(runs, key=lambda run: run.offered_events_per_s)
+                report.latency_ms = {"p50": top.p50_ms, "p95": top.p95_ms, "p99": top.p99_ms}
+            return report
     finally:
         delete_topics(kafka_config, [topic])
+
+
+def _dataflow_env(kafka_config: dict, database_url: str, data_dir: str, model: str | None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANALYTICS_KAFKA_BOOTSTRAP": kafka_config["bootstrap.servers"],
+        "ANALYTICS_DATABASE_URL": database_url,
+        "ANALYTICS_DATA_DIR": data_dir,
+        "ANALYTICS_PROCESSOR_SCORING": "true" if model else "false",
+        "ANALYTICS_PROCESSOR_AUTO_TRAIN": "false",  # the model is trained before the clock starts
+    }
 
 
 def _train_batch_model(models_dir: Path, events: int) -> str:
@@ -110,8 +146,7 @@ def _measure(
     *,
     events: int,
     processes: int,
-    data_dir: str,
-    model: str | None,
+    env: dict[str, str],
 ) -> BenchReport:
     settings = container.settings()
     started = time.monotonic()
@@ -120,16 +155,7 @@ def _measure(
 
     engine = create_postgres_engine(database_url, pool_size=2)
     upgrade_schema(engine)
-    env = {
-        **os.environ,
-        "ANALYTICS_KAFKA_BOOTSTRAP": kafka_config["bootstrap.servers"],
-        "ANALYTICS_DATABASE_URL": database_url,
-        "ANALYTICS_KAFKA_EVENTS_TOPIC": topic,
-        "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}",
-        "ANALYTICS_DATA_DIR": data_dir,
-        "ANALYTICS_PROCESSOR_SCORING": "true" if model else "false",
-        "ANALYTICS_PROCESSOR_AUTO_TRAIN": "false",  # the model is trained before the clock starts
-    }
+    env = {**env, "ANALYTICS_KAFKA_EVENTS_TOPIC": topic, "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}"}
     command = [
         sys.executable,
         "-m",
@@ -171,8 +197,7 @@ def _measure(
         produce_events_per_s=round(produce_rate, 1),
         persisted=persisted,
         failed=failed,
-        scoring=model is not None,
-        batch_model=model,
+        scoring=env["ANALYTICS_PROCESSOR_SCORING"] == "true",
         anomalies=anomalies,
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     )

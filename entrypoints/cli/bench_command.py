@@ -31,6 +31,11 @@ def bench(
     scoring: Annotated[
         bool, typer.Option("--scoring/--no-scoring", help="Score every event (a batch model is trained first).")
     ] = True,
+    latency_rates: Annotated[
+        str,
+        typer.Option(help="Offered rates (events/s, comma-separated) for produce-to-commit latency; empty: skip."),
+    ] = "1000,10000",
+    latency_seconds: Annotated[float, typer.Option(min=1, help="How long each latency rate is offered.")] = 15.0,
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
     with --api, then read and post through `analytics api` from this (separate) process."""
@@ -38,7 +43,15 @@ def bench(
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
         database_url = _fresh_database(services)
         try:
-            report = run_ingest_bench(container, database_url, events=events, processes=processes, scoring=scoring)
+            report = run_ingest_bench(
+                container,
+                database_url,
+                events=events,
+                processes=processes,
+                scoring=scoring,
+                latency_rates=_rates(latency_rates),
+                latency_seconds=latency_seconds,
+            )
             if api:
                 report.api = run_api_bench(
                     container.gateways.kafka_config(), database_url, requests=api_requests, concurrency=api_concurrency
@@ -50,11 +63,17 @@ def bench(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
-        if key not in ("machine", "api"):
+        if key not in ("machine", "api", "latency_runs", "latency_ms"):
             table.add_row(
                 key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
             )
     table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items()))
+    for run in report.latency_runs:
+        table.add_row(
+            f"latency at {run['offered_events_per_s']:,.0f}/s offered",
+            f"p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, p99 {run['p99_ms']} ms"
+            f" ({run['achieved_events_per_s']:,.0f}/s achieved)",
+        )
     for route, figures in (report.api or {}).items():
         shown = ", ".join(f"{k}={v}" for k, v in figures.items()) if isinstance(figures, dict) else figures
         table.add_row(f"api {route}", str(shown))
@@ -62,6 +81,16 @@ def bench(
     if json_path:
         json_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     print(json.dumps(report.as_dict()), flush=True)
+
+
+def _rates(spec: str) -> list[float]:
+    try:
+        rates = [float(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{spec!r}: comma-separated events/s, e.g. 1000,10000") from None
+    if any(rate <= 0 for rate in rates):
+        raise typer.BadParameter("rates must be positive")
+    return rates
 
 
 def _fresh_database(services) -> str:

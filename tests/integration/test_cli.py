@@ -99,13 +99,17 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     report_path = tmp_path / "bench.json"
 
     result = analytics(
-        "bench", "--events", "5000", "--api", "--api-requests", "40", "--json", str(report_path), env=env, timeout=300
-    )
+        "bench", "--events", "5000", "--api", "--api-requests", "40", "--json", str(report_path),
+        "--latency-rates", "300,1500", "--latency-seconds", "2", env=env, timeout=400,
+    )  # fmt: skip
 
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     report = json.loads(report_path.read_text())
     assert report["events"] == 5000 and report["persisted"] == 5000
     assert report["ingest_events_per_s"] > 0
+    assert [run["offered_events_per_s"] for run in report["latency_runs"]] == [300, 1500]
+    assert [run["events"] for run in report["latency_runs"]] == [600, 3000]
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
     api = report["api"]
     assert api["get_user"]["requests"] == 40 and api["get_user"]["p99_ms"] > 0
     assert api["post_events_per_s"] > 0

@@ -1,0 +1,210 @@
+"""`analytics bench`, latency part: produce-to-commit latency at fixed offered rates.
+
+For each rate a running dataflow (tailing, warmed up) is fed pre-built records at that rate
+for a while; its `analytics_ingest_latency_seconds` histogram (log timestamp = produce time,
+to the commit that stored the event) is read from its metrics port before and after, and the
+difference gives the run's percentiles, interpolated within buckets as Prometheus'
+`histogram_quantile` does. Offering more than the platform can take shows as latency that
+grows with the run: the figure says so rather than hiding it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, text
+
+from adapters.kafka.topics import delete_topics, ensure_topics
+from application.ports.event_log import EventPublisher
+from application.traffic import generate_events, partition_key, to_wire
+from entrypoints.feeding import Pacer
+from entrypoints.processor import free_port
+
+HISTOGRAM = "analytics_ingest_latency_seconds"
+WARM_UP_EVENTS = 2_000
+
+
+@dataclass(frozen=True)
+class LatencyRun:
+    offered_events_per_s: float
+    achieved_events_per_s: float
+    events: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_bucket_ms: float  # the upper bound of the slowest event's bucket
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """Prometheus' rule: `buckets` are (upper bound, cumulative count), ascending, +Inf last.
+
+    The rank `q * total` falls in the first bucket whose count reaches it; the value is
+    interpolated linearly inside that bucket (from 0 for the first). In the +Inf bucket the
+    answer is the highest finite bound."""
+    if not 0 <= q <= 1:
+        raise ValueError("q must be within [0, 1]")
+    total = buckets[-1][1] if buckets else 0
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            inside = count - lower_count
+            return bound if inside == 0 else lower_bound + (bound - lower_bound) * (rank - lower_count) / inside
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
+def scrape_buckets(ports: Sequence[int]) -> dict[float, float]:
+    """The histogram's cumulative bucket counts, summed over partitions and processes."""
+    summed: dict[float, float] = {}
+    for port in ports:
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(body):
+            if family.name != HISTOGRAM:
+                continue
+            for sample in family.samples:
+                if sample.name == f"{HISTOGRAM}_bucket":
+                    bound = float(sample.labels["le"])
+                    summed[bound] = summed.get(bound, 0.0) + sample.value
+    return summed
+
+
+def run_latency_bench(
+    publisher: EventPublisher,
+    kafka_config: dict,
+    engine: Engine,
+    env: dict[str, str],
+    *,
+    rates: Sequence[float],
+    seconds: float,
+    processes: int,
+    partitions: int,
+    stamp: str,
+) -> list[LatencyRun]:
+    runs = []
+    for rate in rates:
+        topic = f"bench-latency-{int(rate)}-{stamp}-{os.getpid()}"
+        ensure_topics(kafka_config, {topic: partitions})
+        try:
+            runs.append(_one_rate(publisher, engine, env, topic, rate, seconds, processes, f"latency-{int(rate)}"))
+        finally:
+            delete_topics(kafka_config, [topic])
+    return runs
+
+
+def _one_rate(
+    publisher: EventPublisher,
+    engine: Engine,
+    env: dict[str, str],
+    topic: str,
+    rate: float,
+    seconds: float,
+    processes: int,
+    consumer: str,
+) -> LatencyRun:
+    port = free_port() if processes == 1 else _free_port_run(processes)
+    ports = [port + i for i in range(processes)]
+    child_env = {
+        **env,
+        "ANALYTICS_KAFKA_EVENTS_TOPIC": topic,
+        "ANALYTICS_PROCESSOR_CONSUMER": consumer,
+        "ANALYTICS_PROCESSOR_METRICS_PORT": str(port),
+    }
+    command = [sys.executable, "-m", "entrypoints.cli.main", "process", "--processes", str(processes)]
+    child = subprocess.Popen(command, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        count = max(1, int(rate * seconds))
+        records = _records(WARM_UP_EVENTS + count)
+        _publish(publisher, topic, records[:WARM_UP_EVENTS], rate=min(rate, 2_000.0))
+        _wait_consumed(engine, consumer, WARM_UP_EVENTS, child)
+        before = scrape_buckets(ports)
+        started = time.monotonic()
+        _publish(publisher, topic, records[WARM_UP_EVENTS:], rate=rate)
+        achieved = count / (time.monotonic() - started)
+        _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child)
+        after = scrape_buckets(ports)
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    buckets = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    slowest = next((bound for bound, cumulative in buckets if cumulative >= buckets[-1][1]), float("nan"))
+    return LatencyRun(
+        offered_events_per_s=rate,
+        achieved_events_per_s=round(achieved, 1),
+        events=count,
+        p50_ms=round(histogram_quantile(0.50, buckets) * 1000, 1),
+        p95_ms=round(histogram_quantile(0.95, buckets) * 1000, 1),
+        p99_ms=round(histogram_quantile(0.99, buckets) * 1000, 1),
+        max_bucket_ms=round(slowest * 1000, 1),
+    )
+
+
+def _records(count: int) -> list[tuple[bytes, bytes]]:
+    # Built before the clock starts: the producer then only paces and sends.
+    events = generate_events(count, seed=7, start=datetime.now(UTC), rate=1000.0)
+    return [(partition_key(e), to_wire(e)) for e in events]
+
+
+def _publish(publisher: EventPublisher, topic: str, records: Sequence[tuple[bytes, bytes]], *, rate: float) -> None:
+    pacer = Pacer(rate)
+    for key, value in records:
+        publisher.publish(topic, key, value)
+        pacer.tick()
+    report = publisher.flush()
+    if report.pending:
+        raise RuntimeError(f"{report.pending} records not acknowledged by the broker")
+
+
+def _wait_consumed(engine: Engine, consumer: str, count: int, child: subprocess.Popen, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    query = text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer LIKE :consumer")
+    while True:
+        with engine.connect() as conn:
+            consumed = conn.execute(query, {"consumer": f"{consumer}@%"}).scalar_one()
+        if consumed >= count:
+            return
+        if child.poll() is not None:
+            raise RuntimeError(f"the dataflow exited: {child.stderr.read().decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {consumed} of {count} records committed after {timeout} s")
+        time.sleep(0.05)
+
+
+def _free_port_run(processes: int) -> int:
+    """A base port with `processes` free ports after it (one metrics port per process)."""
+    for _ in range(50):
+        base = free_port()
+        if all(_is_free(base + i) for i in range(1, processes)):
+            return base
+    raise RuntimeError("no run of free ports for the worker metrics")
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

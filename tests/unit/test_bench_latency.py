@@ -1,0 +1,44 @@
+"""Percentiles from a latency histogram, as Prometheus' histogram_quantile computes them."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from entrypoints.bench_latency import histogram_quantile
+
+INF = float("inf")
+
+
+def test_the_rank_is_interpolated_inside_its_bucket():
+    buckets = [(0.01, 50.0), (0.05, 90.0), (0.1, 100.0), (INF, 100.0)]
+    assert histogram_quantile(0.5, buckets) == pytest.approx(0.01)
+    assert histogram_quantile(0.7, buckets) == pytest.approx(0.03)  # halfway through (0.01, 0.05]
+    assert histogram_quantile(0.95, buckets) == pytest.approx(0.075)
+    assert histogram_quantile(0.25, buckets) == pytest.approx(0.005)  # the first bucket starts at 0
+
+
+def test_a_rank_in_the_infinite_bucket_reports_the_highest_finite_bound():
+    assert histogram_quantile(0.99, [(0.1, 10.0), (1.0, 20.0), (INF, 100.0)]) == 1.0
+
+
+def test_no_observations_have_no_percentile():
+    assert math.isnan(histogram_quantile(0.5, [(0.1, 0.0), (INF, 0.0)]))
+    with pytest.raises(ValueError):
+        histogram_quantile(1.5, [(INF, 1.0)])
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_with_fine_buckets_it_is_close_to_the_exact_percentile(seed):
+    rng = random.Random(seed)
+    values = sorted(rng.uniform(0, 1) for _ in range(10_000))
+    bounds = [i / 100 for i in range(1, 101)] + [INF]
+    buckets, index = [], 0
+    for bound in bounds:
+        while index < len(values) and values[index] <= bound:
+            index += 1
+        buckets.append((bound, float(index)))
+    for q in (0.5, 0.95, 0.99):
+        assert histogram_quantile(q, buckets) == pytest.approx(values[int(q * len(values)) - 1], abs=0.01)
