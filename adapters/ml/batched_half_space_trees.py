@@ -55,7 +55,6 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
-from river.tree.padded import PaddedBranch, PaddedLeaf, make_padded_tree
 
 from domain.scoring import Features
 
@@ -377,6 +376,9 @@ def _river_trees(keys: Sequence[Any], n_trees: int, height: int, seed: int | Non
     The same calls as `HalfSpaceTrees.learn_one`: one `random.Random(seed)` for all the trees, limits
     over the *sorted* keys (the draws pick among them in that order), then each key's column.
     """
+    # River (and the scipy it pulls in) costs a second to import: only a new model's trees need it.
+    from river.tree.padded import PaddedBranch, PaddedLeaf, make_padded_tree
+
     rng = random.Random(seed)
     column = {key: i for i, key in enumerate(keys)}
     split_feature = np.empty((n_trees, (1 << height) - 1), dtype=np.int64)

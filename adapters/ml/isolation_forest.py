@@ -20,15 +20,17 @@ points isolated after very few splits. The clip to [0, 1] only guards against ro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from adapters.ml.tuning import IF_PARAMS
 from application.anomaly_training import FittedDetector
 from domain.detection import BATCH_DETECTOR
 from domain.scoring import Features
+
+if TYPE_CHECKING:  # scikit-learn costs 1.4 s to import: only commands that fit a forest pay it
+    from sklearn.ensemble import IsolationForest
 
 
 class SklearnIsolationForest:
@@ -55,6 +57,8 @@ class SklearnIsolationForest:
         x = _matrix(batch)
         if len(x) == 0:
             raise ValueError("cannot fit on an empty batch")
+        from sklearn.ensemble import IsolationForest
+
         model = IsolationForest(
             n_estimators=n_estimators,
             contamination=contamination,

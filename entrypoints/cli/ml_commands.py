@@ -13,9 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.ml.evaluation import shuttle_benchmark
-from adapters.ml.stream_evaluation import labelled_stream_benchmark
-
 
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
@@ -36,11 +33,15 @@ def evaluate(
     report: dict[str, Any] = {}
     with console.status(f"scoring a generated stream of {count:,} events (seed {seed})..."):
         try:
+            from adapters.ml.stream_evaluation import labelled_stream_benchmark  # River, scikit-learn: slow imports
+
             report["stream"] = labelled_stream_benchmark(count, seed=seed, anomaly_rate=anomaly_rate)
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="--count/--anomaly-rate") from error
     if shuttle:
         with console.status("scoring River's Shuttle stream (49,097 rows)..."):
+            from adapters.ml.evaluation import shuttle_benchmark
+
             report["shuttle"] = shuttle_benchmark()
     console.print(_quality_table(report))
     console.print(_kinds_table(report["stream"]))

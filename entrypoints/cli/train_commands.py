@@ -22,7 +22,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.ml.churn_model import SklearnChurnModel
 from adapters.ml.isolation_forest import fit_isolation_forest
 from adapters.ml.model_store import FileModelRegistry
 from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
@@ -51,11 +50,13 @@ def churn(
     with platform(settings) as (_, container):
         engine = container.gateways.engine()
         try:
+            from adapters.ml.churn_model import SklearnChurnModel  # scikit-learn: only this command pays the import
+
             result = train_churn(PostgresChurnEventSource(engine), lambda: SklearnChurnModel(c=c), now=now)
         except NotEnoughHistory as error:
             typer.echo(f"cannot train a churn model: {error}", err=True)
             raise typer.Exit(1) from None
-        model: SklearnChurnModel = result.model  # type: ignore[assignment]
+        model = result.model
         registry = FileModelRegistry(settings.data_dir / "models")
         info: dict[str, Any] = {
             "params": {**model.params(), **result.params},
