@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-slow bench lint clean
+.PHONY: run test test-slow bench lint audit clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/analytics up
 
 test: $(VENV)/.installed-dev
 	@scripts/install-test-tools
+	@scripts/audit-dependencies
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -21,6 +22,10 @@ test-slow: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-run
 	$(BIN)/analytics bench
+
+# Known vulnerabilities in the installed dependencies (skipped, and says so, when offline).
+audit: $(VENV)/.installed-dev
+	@scripts/audit-dependencies
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

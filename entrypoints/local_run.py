@@ -23,7 +23,7 @@ from entrypoints.feeding import produce_generated
 from entrypoints.local_services import LocalServices
 from entrypoints.processor import free_port
 from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, without_password
 
 LIVE_RATE = 200.0  # events/s when `up` runs without --events: a lively but light demo
 STALL_TIMEOUT_S = 120.0  # --exit-when-done gives up when nothing moves for this long
@@ -93,7 +93,8 @@ class LocalRun:
         endpoints = self._services.endpoints
         for started in self._services.started:
             self._console.print(f"[green]started[/] {started}")
-        self._console.print(f"Kafka [bold]{endpoints.kafka_bootstrap}[/]  Postgres [bold]{endpoints.database_url}[/]")
+        database = without_password(endpoints.database_url)
+        self._console.print(f"Kafka [bold]{endpoints.kafka_bootstrap}[/]  Postgres [bold]{database}[/]")
         self._console.print(f"logs: {self._settings.data_dir / 'logs'} (processor.log, api.log)")
         api = self._api
         self._console.print(f"API [bold]http://{api.host}:{api.port}[/]  (docs: /schema/swagger)")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from application.messages import TimingRules
 from application.scoring import ScoringRules
@@ -37,6 +40,18 @@ class KafkaSettings(BaseSettings):
     ssl_ca_location: Path | None = None
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_is_all_or_nothing(self) -> KafkaSettings:
+        # librdkafka would otherwise connect without the credentials (a warning in its log at
+        # most) or fall back to GSSAPI, which this build lacks: both fail later, obscurely.
+        uses_sasl = self.security_protocol.startswith("SASL_")
+        given = [name for name in ("sasl_mechanism", "sasl_username", "sasl_password") if getattr(self, name)]
+        if given and not uses_sasl:
+            raise ValueError(f"SASL settings ({', '.join(given)}) need security_protocol SASL_SSL or SASL_PLAINTEXT")
+        if uses_sasl and len(given) < 3:
+            raise ValueError(f"security_protocol {self.security_protocol} needs SASL mechanism, username and password")
+        return self
 
     def client_config(self, bootstrap: str) -> dict[str, str]:
         """librdkafka settings shared by producers, consumers and the admin client."""
@@ -67,6 +82,11 @@ class DatabaseSettings(BaseSettings):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     sslrootcert: Path | None = None
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The URL may carry the password: printed settings show it masked.
+        for name, value in super().__repr_args__():
+            yield name, (_without_password(value) if name == "url" and value else value)
+
     def connect_args(self) -> dict[str, str]:
         args: dict[str, str] = {}
         if self.sslmode:
@@ -74,6 +94,18 @@ class DatabaseSettings(BaseSettings):
         if self.sslrootcert:
             args["sslrootcert"] = str(self.sslrootcert)
         return args
+
+
+def without_password(url: str) -> str:
+    """`url` safe to print: its password replaced by `***`."""
+    return _without_password(url)
+
+
+def _without_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "***"  # unparsable: it could be anything, so nothing of it is shown
 
 
 class ProcessorSettings(BaseSettings):
@@ -159,7 +191,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".analytics")
     api_keys: SecretStr | None = None
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None  # may carry a password (redis://:pw@host)
     log_level: str = "INFO"
     producer_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="generate/produce serve their producer metrics on this port"

@@ -6,6 +6,7 @@ from litestar import Litestar
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -92,6 +93,9 @@ def create_app(
         },
         middleware=[tracing.middleware, rate_limit.middleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
+        # Keep the process's JSON logging: Litestar's default would replace the root handlers.
+        # Unexpected errors are logged by `unexpected_error` (entrypoints.api.errors).
+        logging_config=LoggingConfig(configure_root_logger=False),
         response_cache_config=ResponseCacheConfig(default_expiration=settings.cache_ttl_s),
         stores={"response_cache": cache_store or MemoryStore(), "rate_limit": MemoryStore()},
         openapi_config=OpenAPIConfig(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -11,6 +13,8 @@ from pydantic import BaseModel
 
 from application.views import InvalidCursor
 from domain.errors import AnalyticsError, BrokerUnavailable, InvalidEvent, NotFound, StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -42,6 +46,20 @@ def http_error(_: Request, error: HTTPException) -> Response:
     return _json(error.status_code, error.detail, error.extra, error.headers)
 
 
+def unexpected_error(request: Request, error: Exception) -> Response:
+    # Logged with its type and stack but not its message, which may quote a connection string
+    # or a driver's echo of a secret; the body says nothing internal at all.
+    log.error(
+        "unexpected error",
+        extra={
+            "path": request.url.path,
+            "error_type": f"{type(error).__module__}.{type(error).__qualname__}",
+            "stack": "".join(traceback.format_tb(error.__traceback__))[-4000:],
+        },
+    )
+    return _json(500, "internal server error")
+
+
 class ErrorBody(BaseModel):
     status_code: int
     detail: str
@@ -67,4 +85,5 @@ EXCEPTION_HANDLERS = {
     AnalyticsError: analytics_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    Exception: unexpected_error,
 }

@@ -45,7 +45,7 @@ def api_from_container(container: Container, api_keys: ApiKeys) -> Litestar:
         collector=collector,
         settings=settings.api,
         allowed_lateness_s=settings.processor.allowed_lateness_s,
-        cache_store=_cache_store(settings.redis_url),
+        cache_store=_cache_store(settings.redis_url.get_secret_value() if settings.redis_url else None),
         log_end_offsets=log_end_offsets,
     )
 

@@ -83,3 +83,21 @@ def test_health_ready_metrics_and_docs_need_no_key(client, platform):
     assert metrics.status_code == 200 and "analytics_api_requests_total" in metrics.text
     assert client.get("/schema/openapi.json").json()["info"]["title"] == "User analytics API"
     assert client.get("/schema/swagger").status_code == 200
+
+
+def test_an_unexpected_error_is_a_json_500_logged_by_type_without_its_message(platform, caplog, monkeypatch):
+    from adapters.in_memory.queries import InMemoryAnalyticsQueries
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("connection to postgresql://app:hunter2@db failed")
+
+    monkeypatch.setattr(InMemoryAnalyticsQueries, "daily_stats", broken)
+    with build_client(platform) as client, caplog.at_level("ERROR"):
+        response = client.get("/v1/stats/daily", headers=headers("read"))
+
+    assert response.status_code == 500
+    assert response.json() == {"status_code": 500, "detail": "internal server error"}
+    (record,) = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert record.error_type == "builtins.RuntimeError" and record.path == "/v1/stats/daily"
+    assert "daily_stats" in record.stack  # where it happened, for whoever debugs it
+    assert "hunter2" not in caplog.text and "hunter2" not in response.text
