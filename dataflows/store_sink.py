@@ -89,6 +89,8 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, int | None]):
                 if batches:
                     self._store(merge_batches(batches))
             except BaseException as error:  # surfaced on the worker thread by _raise_if_failed
+                # Logged here, with its traceback: Bytewax reports the re-raised error only as a panic.
+                log.exception("writing to the event store failed; the flow stops")
                 self._failure = error
                 return
             if pending[-1] is None:

@@ -21,6 +21,7 @@ from adapters.postgres.repositories import (
 )
 from adapters.postgres.scoring_repositories import PostgresAnomalyRepository, PostgresDetectorStateRepository
 from adapters.postgres.tables import PROJECTION_TABLES
+from domain.errors import StorageUnavailable
 
 
 class PostgresUnitOfWork:
@@ -58,6 +59,11 @@ class PostgresUnitOfWork:
         try:
             if conn.in_transaction():
                 _rollback(conn)
+        except StorageUnavailable:
+            # The connection is gone (the server restarted, say) and the server discarded the
+            # uncommitted work with it: nothing is left to undo. Raising would replace the error
+            # that ended the unit of work, or fail one that had committed.
+            pass
         finally:
             conn.close()
 
@@ -77,4 +83,5 @@ def _rollback(conn: Connection) -> None:
     # A rollback may undo the creation of the staging tables: have them made again.
     if not conn.invalidated:
         conn.connection.info.pop(STAGING_READY, None)
-    conn.rollback()
+    with translated_errors():
+        conn.rollback()
