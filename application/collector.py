@@ -7,10 +7,12 @@ accepts is never dead-lettered downstream for its content.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from application.decoding import describe_payload, timing_on_arrival
 from application.ingest import UnitOfWorkFactory
 from application.ports.event_log import EventPublisher
 from domain.errors import BrokerUnavailable, InvalidEvent
@@ -38,19 +40,42 @@ class TooManyEvents(InvalidEvent):
 
 
 def split_body(body: bytes) -> list[bytes]:
-    """One event or a JSON list of events, each as its own JSON bytes.
+    """One event or a JSON list of events, each as its own JSON bytes, exactly as sent.
 
-    Raises `InvalidEvent` (deserialize) for a body that is not JSON, `TooManyEvents`
-    for a list over the limit.
+    Raises `InvalidEvent` (deserialize) for a body that is not UTF-8 JSON, `TooManyEvents`
+    for a list over the limit. Each event keeps the client's own bytes (numbers, escapes,
+    repeated keys), so it is validated and published exactly as the log path would see it.
     """
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidEvent(ErrorType.DESERIALIZE, f"body is not JSON: {error}") from None
-    items = doc if isinstance(doc, list) else [doc]
-    if len(items) > MAX_BATCH:
-        raise TooManyEvents(len(items))
-    return [json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() for item in items]
+        # UTF-8 only, no byte order mark (RFC 8259): `json.loads(bytes)` would also guess
+        # UTF-16 and let encoded surrogates through, which the event parser refuses.
+        text = body.decode("utf-8")
+        doc = json.loads(text)
+    except RecursionError:
+        raise InvalidEvent(ErrorType.DESERIALIZE, "body is not JSON: nested too deeply") from None
+    except ValueError as error:  # UnicodeDecodeError included
+        # What follows a ";" is advice to Python programmers (sys.set_int_max_str_digits), not to clients.
+        raise InvalidEvent(ErrorType.DESERIALIZE, f"body is not JSON: {str(error).split(';')[0]}") from None
+    if not isinstance(doc, list):
+        return [body]
+    if len(doc) > MAX_BATCH:
+        raise TooManyEvents(len(doc))
+    return [text[start:end].encode() for start, end in _element_spans(text)]
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_ELEMENT = json.JSONDecoder()
+
+
+def _element_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where each element of a JSON array (already known valid) starts and ends in `text`."""
+    at = _SPACE.match(text, _SPACE.match(text).end() + 1).end()  # past "["
+    while text[at] != "]":
+        _, end = _ELEMENT.raw_decode(text, at)
+        yield at, end
+        at = _SPACE.match(text, end).end()
+        if text[at] == ",":
+            at = _SPACE.match(text, at + 1).end()
 
 
 def collect(
@@ -70,6 +95,8 @@ def collect(
     for index, raw in enumerate(items):
         try:
             event = parse_event(raw)
+            # The dataflow dead-letters an event whose time it cannot compute: refuse it here instead.
+            timing_on_arrival(event, now)
         except InvalidEvent as invalid:
             result.rejected.append(Rejection(index, f"{invalid.error_type}: {invalid.reason}"))
             failures.append(_dead_letter(raw, invalid, processor_version, now))
@@ -87,11 +114,13 @@ def collect(
 
 
 def _dead_letter(raw: bytes, invalid: InvalidEvent, processor_version: str, now: datetime) -> FailedEvent:
+    raw_text, encoding, truncated = describe_payload(raw)
     return FailedEvent(
         error_type=invalid.error_type,
         error_reason=invalid.reason,
-        raw_data=raw.decode("utf-8", errors="replace")[:65536],
-        raw_truncated=len(raw) > 65536,
+        raw_data=raw_text,
+        raw_encoding=encoding,
+        raw_truncated=truncated,
         event_id=invalid.event_id,
         processor_version=processor_version,
         failed_at=now,

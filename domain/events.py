@@ -6,12 +6,15 @@ JSON bytes into exactly one of the concrete event classes in a single pass.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic_core import CoreSchema, core_schema
 
 from domain.countries import ISO_3166_ALPHA2
 
@@ -67,7 +70,53 @@ class PurchaseData(EventData):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]
+_JSON_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+
+
+def _decimal_input(value: object) -> object:
+    # The JSON types a decimal may come as; a string must be spelled as a JSON number (the
+    # decimal module alone would also take " 19.99 ", "1_000" and "NaN").
+    if isinstance(value, str):
+        if not _JSON_NUMBER.fullmatch(value):
+            raise ValueError(f'{value[:40]!r} is not a decimal number like "19.99"')
+    elif isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError('must be a number or a decimal string like "19.99"')
+    return value
+
+
+# The checks above are the strict ones; the lax parse after them only turns text into a
+# Decimal (a before-validator hands on a Python str, which strict mode would refuse).
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_input),
+    Field(strict=False, ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False),
+]
+
+# Any instant in this range can be shown in every time zone (offsets are under a day)
+# without leaving Python's calendar.
+EARLIEST_TIME = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class _IsoDateTime:
+    """An aware datetime in that range, which JSON must spell in ISO-8601: even strict mode
+    reads a string of digits ("1764237600") as Unix seconds. Checked inside the parser: a
+    Python validator here would cost more than validating all the rest of the event."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        moment = core_schema.datetime_schema(tz_constraint="aware", strict=False, ge=EARLIEST_TIME, le=LATEST_TIME)
+        iso_text = core_schema.custom_error_schema(
+            core_schema.str_schema(pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}"),
+            custom_error_type="iso_date_time",
+            custom_error_message="Input should be an ISO-8601 date-time like 2026-11-27T10:00:00+01:00",
+        )
+        # Read back from a store, it is a datetime already.
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.chain_schema([iso_text, moment]), python_schema=moment
+        )
+
+
+EventTime = Annotated[datetime, _IsoDateTime()]
 
 
 class BaseEvent(BaseModel):
@@ -82,11 +131,11 @@ class BaseEvent(BaseModel):
     event_id: UUID
     user_id: str = Field(min_length=1, max_length=50)
     session_id: UUID
-    timestamp: AwareDatetime
+    timestamp: EventTime
     device: Device
     country: str
     value: Money | None = None
-    sent_at: AwareDatetime | None = None
+    sent_at: EventTime | None = None
 
     @field_validator("country")
     @classmethod

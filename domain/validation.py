@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
+from typing import Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -39,10 +42,51 @@ def parse_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> UserEvent:
         if top_level and top_level[0]["type"] in _DESERIALIZE_ERRORS:
             raise InvalidEvent(ErrorType.DESERIALIZE, _describe(top_level)) from None
         raise InvalidEvent(ErrorType.SCHEMA, _describe(errors), event_id=_peek_event_id(raw)) from None
-    # Cheap byte test first; the exact scan runs only for the rare payload that has one.
-    if b"\\u0000" in raw and _holds_nul(json.loads(raw)):
-        raise InvalidEvent(ErrorType.SCHEMA, "text contains NUL (\\u0000), which cannot be stored", str(event.event_id))
+    _check_what_the_schema_lets_through(raw, event)
     return event
+
+
+def _check_what_the_schema_lets_through(raw: bytes, event: UserEvent) -> None:
+    """Rules the parser cannot express. Each starts with a test costing nanoseconds and
+    re-reads the payload only for the rare event that may break it."""
+    if b"\\u0000" in raw and _holds_nul(_reread(raw)):
+        _invalid(event, "text contains NUL (\\u0000), which cannot be stored")
+    if event.value is not None and _VALUE_AS_NUMBER.search(raw):
+        sent = _reread(raw, parse_float=Decimal).get("value")
+        if isinstance(sent, Decimal) and sent != event.value:
+            _invalid(event, f"value: {str(sent)[:40]} cannot be stored exactly (at most 15 digits, 2 decimal places)")
+    extra = event.data.__pydantic_extra__  # type: ignore[union-attr]
+    if extra and not _finite(extra):
+        _invalid(event, "data: NaN or an infinite number, which JSON cannot carry")
+
+
+def _invalid(event: UserEvent, reason: str) -> NoReturn:
+    raise InvalidEvent(ErrorType.SCHEMA, reason, str(event.event_id))
+
+
+# The parser reads a JSON number through a double, so `value: 0.1000000000000000001` would
+# pass as 0.1; money sent as a number is re-read exactly (clients mostly send strings).
+_VALUE_AS_NUMBER = re.compile(rb'"value"\s*:\s*-?[0-9]')
+
+
+def _reread(raw: bytes, **options: Any) -> Any:
+    """The payload parsed again by the standard library, for the rare checks above."""
+    try:
+        return json.loads(raw, **options)
+    except (ValueError, RecursionError) as error:  # where the two parsers disagree, trust neither
+        raise InvalidEvent(ErrorType.DESERIALIZE, f"Invalid JSON: {error}") from None
+
+
+def _finite(node: object) -> bool:
+    # The parser reads NaN, Infinity and 1e400 as floats that JSON and Postgres cannot hold:
+    # stored, an unknown key's value would silently turn into null.
+    if isinstance(node, float):
+        return math.isfinite(node)
+    if isinstance(node, dict):
+        return all(_finite(v) for v in node.values())
+    if isinstance(node, list):
+        return all(_finite(v) for v in node)
+    return True
 
 
 def _holds_nul(node: object) -> bool:
