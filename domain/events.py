@@ -150,7 +150,7 @@ class BaseEvent(BaseModel):
 
     def data_dict(self) -> dict[str, Any]:
         data: EventData = self.data  # type: ignore[attr-defined]
-        return data.model_dump(mode="json", exclude_none=True)
+        return data.model_dump(mode="json", exclude_unset=True)  # as sent: a null the client set is kept
 
 
 class PageViewEvent(BaseEvent):

@@ -14,6 +14,8 @@ from domain.errors import BrokerUnavailable
 # Durability first: every in-sync replica acknowledges, and idempotence lets librdkafka
 # retry without duplicating or reordering a partition. Throughput comes from batching
 # (linger, large batches, lz4) rather than from weaker acks.
+MAX_RECORD_BYTES = 2 * 1024 * 1024
+
 PRODUCER_SETTINGS: dict[str, object] = {
     "acks": "all",
     "enable.idempotence": True,
@@ -24,6 +26,9 @@ PRODUCER_SETTINGS: dict[str, object] = {
     "retry.backoff.max.ms": 2000,
     "message.timeout.ms": 60000,
     "queue.buffering.max.messages": 500000,
+    # An event may be 1 MiB (the contract's limit); its enriched copy on user-analytics is a little
+    # more. librdkafka's default (1,000,000) would refuse both, for good, and block a partition.
+    "message.max.bytes": MAX_RECORD_BYTES,
 }
 
 

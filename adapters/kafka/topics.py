@@ -9,6 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
+from adapters.kafka.publisher import MAX_RECORD_BYTES
 from domain.errors import BrokerUnavailable, NotFound
 
 USER_EVENTS = "user-events"
@@ -36,7 +37,12 @@ def ensure_topics(config: dict, topics: Mapping[str, int], replication: int = 1,
     admin = _admin(config)
     existing = _list_topics(admin, timeout).topics
     missing = [
-        NewTopic(name, num_partitions=count, replication_factor=replication)
+        NewTopic(
+            name,
+            num_partitions=count,
+            replication_factor=replication,
+            config={"max.message.bytes": str(MAX_RECORD_BYTES)},  # Kafka's default is 1 MB
+        )
         for name, count in topics.items()
         if name not in existing
     ]

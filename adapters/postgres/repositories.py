@@ -75,7 +75,8 @@ class PostgresEventRepository(CopyingRepository):
                             e.device.value,
                             e.country,
                             e.value,
-                            e.data.model_dump_json(exclude_none=True),
+                            # As sent: a key the client set to null is kept (`exclude_unset`, not `exclude_none`).
+                            e.data.model_dump_json(exclude_unset=True),
                             e.sent_at,
                             received.received_at,
                             received.topic,

@@ -30,6 +30,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+# Sums of money: one event's `value` is at most 15 digits, and a sum of them must not overflow
+# where a single one fits (a user's purchases, a day's revenue).
+TOTAL = Numeric(38, 2)
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -80,7 +84,7 @@ users = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("total_events", BigInteger, nullable=False),
     Column("total_purchases", Integer, nullable=False),
-    Column("total_spent", Numeric(15, 2), nullable=False),
+    Column("total_spent", TOTAL, nullable=False),
     Column("country", String(2), nullable=False),
     Column("metadata", JSONB, nullable=False, server_default=EMPTY_JSON),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -118,7 +122,7 @@ daily_stats = Table(
     Column("events", BigInteger, nullable=False),
     Column("unique_users", BigInteger, nullable=False),
     Column("purchases", BigInteger, nullable=False),
-    Column("revenue", Numeric(18, 2), nullable=False),
+    Column("revenue", TOTAL, nullable=False),
     PrimaryKeyConstraint("day", "event_type", "country"),
 )
 
@@ -152,7 +156,7 @@ realtime_windows = Table(
     Column("key", String(50), nullable=False),
     Column("events", BigInteger, nullable=False),
     Column("purchases", BigInteger, nullable=False),
-    Column("revenue", Numeric(18, 2), nullable=False),
+    Column("revenue", TOTAL, nullable=False),
     Column("active_users", BigInteger, nullable=False, server_default=text("0")),  # on the 'all' row
     PrimaryKeyConstraint("window_start", "dimension", "key"),
 )

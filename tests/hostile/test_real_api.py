@@ -71,11 +71,6 @@ def test_a_list_is_answered_by_index_and_its_bad_items_are_dead_lettered(api):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the API's producer keeps librdkafka's default message.max.bytes (1,000,000): a valid event "
-    "between that and the 1 MB body limit is answered 503, a permanent failure dressed as a transient one",
-)
 def test_a_valid_event_at_the_size_limit_is_accepted(api):
     response = api.post("/v1/events", content=BY_NAME["payload_at_the_size_limit"].raw)
     assert response.status_code == 202, response.text[:300]
