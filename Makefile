@@ -14,7 +14,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 # Stress runs and the benchmark smoke test, excluded from `make test`.
 test-slow: $(VENV)/.installed-dev
