@@ -32,6 +32,7 @@ from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
+from entrypoints.bench_baseline import run_baseline
 from entrypoints.bench_latency import run_latency_bench
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, produce_generated
@@ -58,6 +59,8 @@ class BenchReport:
     api: dict | None = None  # with --api: API latency and collector throughput
     latency_ms: dict | None = None  # p50/p95/p99 produce-to-commit at the highest offered rate
     latency_runs: list[dict] = field(default_factory=list)  # every offered rate
+    baseline: dict | None = None  # one INSERT and commit per event, on the same records
+    speedup_vs_baseline: float | None = None  # steady ingest rate / the baseline's
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +75,7 @@ def run_ingest_bench(
     scoring: bool = True,
     latency_rates: Sequence[float] = (),
     latency_seconds: float = 15.0,
+    baseline_events: int = 0,
 ) -> BenchReport:
     settings = container.settings()
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -86,6 +90,10 @@ def run_ingest_bench(
                 container, kafka_config, topic, stamp, database_url, events=events, processes=processes, env=env
             )
             report.batch_model = model
+            if baseline_events:
+                baseline = run_baseline(kafka_config, topic, database_url, events=min(baseline_events, events))
+                report.baseline = baseline.as_dict()
+                report.speedup_vs_baseline = round(report.steady_events_per_s / baseline.events_per_s, 1)
             if latency_rates:
                 engine = create_postgres_engine(database_url, pool_size=1)
                 try:

@@ -46,6 +46,9 @@ class _PartitionReader(StatefulSourcePartition[list[RawMessage], int]):
                 # Offsets are committed with the results (in Postgres), never to Kafka.
                 "enable.auto.commit": False,
                 "enable.partition.eof": stop_at_end,
+                # A fetch with nothing new is held this long by the broker (default 500 ms):
+                # under light load that wait is most of an event's latency.
+                "fetch.wait.max.ms": 10,
             }
         )
         # `assign`, not `subscribe`: Bytewax decides who reads which partition, so no group rebalancing.

@@ -36,6 +36,12 @@ def bench(
         typer.Option(help="Offered rates (events/s, comma-separated) for produce-to-commit latency; empty: skip."),
     ] = "1000,10000",
     latency_seconds: Annotated[float, typer.Option(min=1, help="How long each latency rate is offered.")] = 15.0,
+    baseline_events: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Events for the baseline (one INSERT and commit per event) on the same records; 0: skip."
+        ),
+    ] = 20_000,
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
     with --api, then read and post through `analytics api` from this (separate) process."""
@@ -51,6 +57,7 @@ def bench(
                 scoring=scoring,
                 latency_rates=_rates(latency_rates),
                 latency_seconds=latency_seconds,
+                baseline_events=baseline_events,
             )
             if api:
                 report.api = run_api_bench(
@@ -63,11 +70,14 @@ def bench(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
-        if key not in ("machine", "api", "latency_runs", "latency_ms"):
+        if key not in ("machine", "api", "latency_runs", "latency_ms", "baseline"):
             table.add_row(
                 key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
             )
     table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items()))
+    if report.baseline:
+        b = report.baseline
+        table.add_row("baseline (1 insert + commit per event)", f"{b['events_per_s']:,} events/s over {b['events']:,}")
     for run in report.latency_runs:
         table.add_row(
             f"latency at {run['offered_events_per_s']:,.0f}/s offered",

@@ -100,7 +100,7 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
 
     result = analytics(
         "bench", "--events", "5000", "--api", "--api-requests", "40", "--json", str(report_path),
-        "--latency-rates", "300,1500", "--latency-seconds", "2", env=env, timeout=400,
+        "--latency-rates", "300,1500", "--latency-seconds", "2", "--baseline-events", "500", env=env, timeout=400,
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr.decode()[-3000:]
@@ -110,6 +110,10 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     assert [run["offered_events_per_s"] for run in report["latency_runs"]] == [300, 1500]
     assert [run["events"] for run in report["latency_runs"]] == [600, 3000]
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
+    assert report["baseline"]["events"] == 500 and report["baseline"]["events_per_s"] > 0
+    assert report["speedup_vs_baseline"] == pytest.approx(
+        report["steady_events_per_s"] / report["baseline"]["events_per_s"], rel=0.01
+    )
     api = report["api"]
     assert api["get_user"]["requests"] == 40 and api["get_user"]["p99_ms"] > 0
     assert api["post_events_per_s"] > 0
