@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from sqlalchemy import text
 from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.postgres.engine import create_postgres_engine
 from application.traffic import generate_events
+from entrypoints.processor import free_port
 
 BENCH_KEY = "bench-admin-key"
 
@@ -51,7 +51,7 @@ def run_api_bench(kafka_config: dict, database_url: str, *, requests: int, concu
     engine.dispose()
     topic = f"bench-api-events-{os.getpid()}"
     ensure_topics(kafka_config, {topic: 3})
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ANALYTICS_KAFKA_BOOTSTRAP": kafka_config["bootstrap.servers"],
@@ -141,9 +141,3 @@ def _wait_until_up(base: str, timeout: float = 30) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the API did not come up at {base}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
