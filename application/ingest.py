@@ -45,7 +45,9 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     New events (scored on the way in, see `application.scoring`), every projection fed by
     exactly those new events, their anomalies, dead letters and the consumed offset commit in
     one transaction; processed events and anomalies are published (and acknowledged) just
-    before that commit. If the store rejects the batch's data, events are retried one by one
+    before that commit. The aggregates every partition's writer shares (daily stats, minute
+    windows) are merged last, so their row locks are held only until the commit, never
+    across a broker round trip (`add_aggregates`). If the store rejects the batch's data, events are retried one by one
     and the rejected ones dead-lettered (`persist`), so one poison event cannot block a partition.
     """
     scorer = recorder.scoring.for_partition(batch.position.partition) if recorder.scoring else None
@@ -71,6 +73,7 @@ def _in_one_transaction(
             uow.offsets.advance(batch.position)
             if scorer is not None:
                 scorer.save_if_due(uow)
+            add_aggregates(uow, stored.new)
             uow.commit()
     except RejectedByStore:
         _forget(scorer)
@@ -134,7 +137,7 @@ def _store_events(
         if len(new) < len(fresh) and not look_first:
             raise _AlreadyStored()
     if new:
-        history, placements = apply_projections(uow, new, recorder.rules)
+        history, placements = apply_user_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
             enrichments = enrich(timed, history, placements)
@@ -168,15 +171,38 @@ def apply_projections(
     events count in users and daily stats but not in minute windows or sessions,
     which closed before they came (see `domain.event_time`).
     """
+    placed = apply_user_projections(uow, new, rules)
+    add_aggregates(uow, new)
+    return placed
+
+
+def add_aggregates(uow: UnitOfWork, new: Sequence[ReceivedEvent]) -> None:
+    """Daily stats and minute windows of newly stored events (late ones count in the day only).
+
+    Their rows (today, this minute) are shared by every partition's writer, so a transaction
+    that merged them holds up the others until it commits: call this last before the commit.
+    """
+    if not new:
+        return
+    timed = [(r.event, r.event_time) for r in new]
+    uow.daily_stats.add(daily_totals(timed), daily_users(timed))
+    on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
+    if on_time:
+        uow.windows.add(minute_windows(on_time), minute_users(on_time), rate_buckets(on_time))
+
+
+def apply_user_projections(
+    uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules
+) -> tuple[dict[str, UserHistory], list[Placement | None]]:
+    """Users and sessions (rows of this partition's users alone): `apply_projections` without
+    the shared aggregates. Returns each user's history before these events and each event's session."""
     timed = [(r.event, r.event_time) for r in new]
     on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
     activity = user_activity([e for e, _ in timed], [t for _, t in timed])
     after = uow.users.apply(activity.values())
     history = {user_id: history_before(after[user_id], partial) for user_id, partial in activity.items()}
-    uow.daily_stats.add(daily_totals(timed), daily_users(timed))
     if not on_time:
         return history, [None] * len(new)
-    uow.windows.add(minute_windows(on_time), minute_users(on_time), rate_buckets(on_time))
     spans: dict[str, tuple[datetime, datetime]] = {}
     for event, moment in on_time:
         low, high = spans.get(event.user_id, (moment, moment))
@@ -201,6 +227,7 @@ def _record_one_by_one(
         try:
             with recorder.start_unit_of_work() as uow:
                 stored = _store_events(recorder, uow, [received], scorer, now, look_first=True)
+                add_aggregates(uow, stored.new)
                 uow.commit()
             new += stored.new
             anomalies += stored.anomalies

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 
+from adapters.ml.forest_arrays import ForestArrays
 from adapters.ml.tuning import IF_PARAMS
 from application.anomaly_training import FittedDetector
 from domain.detection import BATCH_DETECTOR
@@ -42,6 +43,10 @@ class SklearnIsolationForest:
         self._params: dict[str, Any] = {}
         self.n_features: int | None = None
         self.trained_on = 0
+        self._arrays: ForestArrays | None = None  # built on first score, never saved
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_arrays": None}
 
     def fit(
         self,
@@ -68,6 +73,7 @@ class SklearnIsolationForest:
         )
         model.fit(x)
         self._model = model
+        self._arrays = None
         self._params = {
             "n_estimators": n_estimators,
             "contamination": contamination,
@@ -94,7 +100,10 @@ class SklearnIsolationForest:
             return np.empty(0, dtype=np.float64)
         if x.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got {x.shape[1]}")
-        return np.clip(-model.score_samples(x), 0.0, 1.0)
+        arrays = getattr(self, "_arrays", None)  # models saved before it existed lack the attribute
+        if arrays is None:
+            arrays = self._arrays = ForestArrays(model)
+        return np.clip(-arrays.score_samples(x), 0.0, 1.0)
 
     @property
     def threshold(self) -> float:
