@@ -87,8 +87,12 @@ def collect(
     processor_version: str,
     now: datetime,
     headers: Sequence[tuple[str, bytes]] = (),
+    request_key: str | None = None,
 ) -> Collected:
-    """Publish the valid events (acknowledged before returning), dead-letter the others."""
+    """Publish the valid events (acknowledged before returning), dead-letter the others.
+
+    With the client's `request_key` (its Idempotency-Key), a retried request dead-letters its
+    invalid events once; valid ones are stored once anyway, by their event id."""
     result = Collected()
     failures: list[FailedEvent] = []
     failed_before = publisher.report().failed
@@ -99,7 +103,7 @@ def collect(
             timing_on_arrival(event, now)
         except InvalidEvent as invalid:
             result.rejected.append(Rejection(index, f"{invalid.error_type}: {invalid.reason}"))
-            failures.append(_dead_letter(raw, invalid, processor_version, now))
+            failures.append(_dead_letter(raw, invalid, processor_version, now, request_key, index))
             continue
         publisher.publish(topic, event.user_id.encode(), raw, headers)
         result.accepted += 1
@@ -113,7 +117,9 @@ def collect(
     return result
 
 
-def _dead_letter(raw: bytes, invalid: InvalidEvent, processor_version: str, now: datetime) -> FailedEvent:
+def _dead_letter(
+    raw: bytes, invalid: InvalidEvent, processor_version: str, now: datetime, request_key: str | None, index: int
+) -> FailedEvent:
     raw_text, encoding, truncated = describe_payload(raw)
     return FailedEvent(
         error_type=invalid.error_type,
@@ -122,6 +128,8 @@ def _dead_letter(raw: bytes, invalid: InvalidEvent, processor_version: str, now:
         raw_encoding=encoding,
         raw_truncated=truncated,
         event_id=invalid.event_id,
+        request_key=request_key,
+        request_index=index if request_key is not None else None,
         processor_version=processor_version,
         failed_at=now,
     )

@@ -33,5 +33,9 @@ class FailedEvent(BaseModel):
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    # Posted over HTTP with an `Idempotency-Key`: the key and the item's index in the request.
+    # A retried request (same key) is dead-lettered once, as a record read twice from the log is.
+    request_key: str | None = None
+    request_index: int | None = None
     processor_version: str
     failed_at: datetime

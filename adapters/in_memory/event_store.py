@@ -140,12 +140,13 @@ class _DeadLetters:
         self._state = state
 
     def add(self, failures: Sequence[FailedEvent]) -> int:
-        known = {_position(f) for f in self._state.dead_letters if f.source_offset is not None}
+        known = {_identity(f) for f in self._state.dead_letters} - {None}
         added = 0
         for failure in failures:
-            if failure.source_offset is not None and _position(failure) in known:
+            identity = _identity(failure)
+            if identity is not None and identity in known:
                 continue
-            known.add(_position(failure))
+            known.add(identity)
             self._state.dead_letters.append(failure.model_copy(update={"id": len(self._state.dead_letters) + 1}))
             added += 1
         return added
@@ -183,8 +184,13 @@ def _log_position(received: ReceivedEvent) -> tuple[str, int, int]:
     return received.topic, received.partition, received.offset
 
 
-def _position(failure: FailedEvent) -> tuple[str | None, int | None, int | None]:
-    return failure.source_topic, failure.source_partition, failure.source_offset
+def _identity(failure: FailedEvent) -> tuple | None:
+    """What makes two dead letters one: the log position, or the retried request's key and item."""
+    if failure.source_offset is not None:
+        return "log", failure.source_topic, failure.source_partition, failure.source_offset
+    if failure.request_key is not None and failure.request_index is not None:
+        return "request", failure.request_key, failure.request_index
+    return None
 
 
 class InMemoryUnitOfWork:

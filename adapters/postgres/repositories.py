@@ -221,6 +221,8 @@ class PostgresDeadLetterRepository(CopyingRepository):
                             f.source_offset,
                             f.processor_version,
                             f.failed_at,
+                            f.request_key,
+                            f.request_index,
                         )
                     )
             cur.execute(sql.INSERT_NEW_FAILED)
@@ -261,6 +263,8 @@ class PostgresDeadLetterRepository(CopyingRepository):
                 source_topic=r["source_topic"],
                 source_partition=r["source_partition"],
                 source_offset=r["source_offset"],
+                request_key=r["request_key"],
+                request_index=r["request_index"],
                 processor_version=r["processor_version"],
                 failed_at=r["timestamp"],
             )

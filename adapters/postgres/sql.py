@@ -11,7 +11,7 @@ EVENT_COLUMNS = (
 USER_COLUMNS = "user_id, first_seen, last_seen, total_events, total_purchases, total_spent, country"
 FAILED_COLUMNS = (
     "event_id, error_type, error_reason, raw_data, raw_encoding, raw_truncated, source_topic, "
-    "source_partition, source_offset, processor_version, timestamp"
+    "source_partition, source_offset, processor_version, timestamp, request_key, request_index"
 )
 
 CREATE_STAGING_TABLES = f"""
@@ -65,7 +65,7 @@ RETURNING user_id, first_seen, last_seen, total_events, total_purchases, total_s
 INSERT_NEW_FAILED = f"""
 INSERT INTO failed_events ({FAILED_COLUMNS})
 SELECT {FAILED_COLUMNS} FROM failed_incoming
-ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
+ON CONFLICT DO NOTHING -- the same log position, or the same item of a request retried with its key
 """
 
 SELECT_OFFSETS = "SELECT partition, next_offset FROM consumer_offsets WHERE consumer = %s AND topic = %s"

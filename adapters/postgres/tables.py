@@ -107,10 +107,14 @@ failed_events = Table(
     Column("processor_version", String(64), nullable=False),
     Column("timestamp", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True)),
+    Column("request_key", String(255)),
+    Column("request_index", Integer),
     Index(None, "timestamp"),
     Index(None, "error_type"),
     # A record read twice from the log is dead-lettered once (NULL positions never collide).
     Index(None, "source_topic", "source_partition", "source_offset", unique=True),
+    # ...and an item of a request retried with the same Idempotency-Key once.
+    Index(None, "request_key", "request_index", unique=True),
 )
 
 daily_stats = Table(

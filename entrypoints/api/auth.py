@@ -54,7 +54,12 @@ class ApiKeys:
 
     def fingerprint(self, presented: str | None) -> str:
         """A stable, non-reversible id of a key, for per-key rate limiting."""
-        return _digest(presented or "").hex()[:16]
+        return key_fingerprint(presented)
+
+
+def key_fingerprint(presented: str | None) -> str:
+    """A stable, non-reversible id of a key (64 bits of its digest): scopes per-key state."""
+    return _digest(presented or "").hex()[:16]
 
 
 def generate_key() -> str:

@@ -108,6 +108,21 @@ class EventStoreContract:
             uow.commit()
             assert uow.dead_letters.count() == 2
 
+    def test_an_item_of_a_request_retried_with_its_idempotency_key_is_stored_once(self, start_uow):
+        def posted(key: str, index: int):
+            return failed(offset=None).model_copy(update={"request_key": key, "request_index": index})
+
+        with start_uow() as uow:
+            assert uow.dead_letters.add([posted("k-1", 0), posted("k-1", 2)]) == 2
+            uow.commit()
+        with start_uow() as uow:  # the retry; another request's item 0 is new
+            assert uow.dead_letters.add([posted("k-1", 0), posted("k-1", 2), posted("k-2", 0)]) == 1
+            uow.commit()
+            assert uow.dead_letters.count() == 3
+            assert {(f.request_key, f.request_index) for f in uow.dead_letters.latest(10)} == {
+                ("k-1", 0), ("k-1", 2), ("k-2", 0)
+            }
+
     def test_latest_dead_letters_come_newest_first_with_their_reason(self, start_uow):
         with start_uow() as uow:
             uow.dead_letters.add([failed(offset=1, reason="first"), failed(offset=2, reason="second")])

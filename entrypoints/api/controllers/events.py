@@ -7,22 +7,32 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter, RawBody
 from pydantic import BaseModel
 
 from application.collector import MAX_BATCH, collect, split_body
 from application.ports.queries import EventFilter
 from application.views import EventView, Page
 from domain.errors import NotFound
-from entrypoints.api.auth import Role, requires
+from entrypoints.api.auth import API_KEY_HEADER, Role, key_fingerprint, requires
 from entrypoints.api.deps import CollectorDep, Queries
 from entrypoints.api.errors import ERROR_RESPONSES
 
 MAX_BODY_BYTES = 1_048_576  # contract: request bodies over 1 MB are answered 413
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size")]
 Cursor = Annotated[str | None, QueryParameter(name="cursor", description="`next_cursor` of the previous page")]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",  # visible ASCII, as the IETF draft's examples (a UUID is ideal)
+        description="The same key on a retry: its invalid events are dead-lettered once, not per attempt",
+    ),
+]
 
 
 class RejectedEvent(BaseModel):
@@ -62,9 +72,16 @@ class EventsController(Controller):
         request_max_body_size=MAX_BODY_BYTES,
         operation_class=CollectOperation,
     )
-    def collect_events(self, collector: CollectorDep, body: RawBody) -> Accepted:
+    def collect_events(
+        self, collector: CollectorDep, body: RawBody, request: Request, idempotency_key: IdempotencyKey = None
+    ) -> Accepted:
         """Valid events are in Kafka (acknowledged) when this answers; invalid ones are dead-lettered
-        and reported by index. The body is an event object or a JSON array of at most 1000."""
+        and reported by index. The body is an event object or a JSON array of at most 1000.
+        Retry with the same `Idempotency-Key`: events are stored once by their id anyway, and
+        with the key the invalid ones are dead-lettered once too."""
+        request_key = None
+        if idempotency_key is not None:  # scoped by API key: two clients' keys never collide
+            request_key = f"{key_fingerprint(request.headers.get(API_KEY_HEADER))}:{idempotency_key}"
         result = collect(
             split_body(body),
             publisher=collector.publisher,
@@ -72,6 +89,7 @@ class EventsController(Controller):
             start_unit_of_work=collector.start_unit_of_work,
             processor_version=collector.version,
             now=datetime.now(UTC),
+            request_key=request_key,
         )
         return Accepted(
             accepted=result.accepted,
