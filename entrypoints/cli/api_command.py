@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -13,6 +16,8 @@ from entrypoints.api.wiring import api_from_container
 from entrypoints.cli.common import load_settings, platform
 from entrypoints.metrics_federation import FederatedMetrics
 from entrypoints.producer_metrics import ProducerCollector
+
+log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,10 +40,22 @@ def api(
             REGISTRY.register(FederatedMetrics(settings.api.metrics_from, local=[producer]))
         else:
             REGISTRY.register(producer)
-        uvicorn.run(
-            app,
-            host=host or settings.api.host,
-            port=port if port is not None else settings.api.port,
-            log_level="warning",
-            access_log=False,
-        )
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler
+        # it found. With Python's default that ends the process at once, skipping the cleanup
+        # below (the publisher's final flush, the last spans); with this one it returns instead.
+        previous = signal.signal(signal.SIGTERM, _note_stop)
+        try:
+            uvicorn.run(
+                app,
+                host=host or settings.api.host,
+                port=port if port is not None else settings.api.port,
+                log_level="warning",
+                access_log=False,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    log.info("api stopped")
+
+
+def _note_stop(signum: int, frame: FrameType | None) -> None:
+    log.info("api shut down by signal; closing", extra={"signal": signal.Signals(signum).name})

@@ -120,7 +120,9 @@ class EventStoreContract:
             uow.commit()
             assert uow.dead_letters.count() == 3
             assert {(f.request_key, f.request_index) for f in uow.dead_letters.latest(10)} == {
-                ("k-1", 0), ("k-1", 2), ("k-2", 0)
+                ("k-1", 0),
+                ("k-1", 2),
+                ("k-2", 0),
             }
 
     def test_latest_dead_letters_come_newest_first_with_their_reason(self, start_uow):
