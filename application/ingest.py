@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules, first_occurrences
-from application.ports.event_log import AnomalyPublisher, ProcessedEventPublisher
+from application.ports.event_log import AnomalyPublisher, ProcessedEventPublisher, Refusals
 from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
 from application.scoring import PartitionScorer, Scoring
@@ -69,7 +69,8 @@ def _in_one_transaction(
     try:
         with recorder.start_unit_of_work() as uow:
             stored = _store_events(recorder, uow, batch.events, scorer, now, look_first=look_first)
-            failed = uow.dead_letters.add(batch.failures)
+            failures = [*batch.failures, *stored.refused]
+            failed = uow.dead_letters.add(failures)
             uow.offsets.advance(batch.position)
             if scorer is not None:
                 scorer.save_if_due(uow)
@@ -83,7 +84,7 @@ def _in_one_transaction(
         raise
     if scorer is not None:
         scorer.committed()
-    return stored.outcome(duplicates=len(batch.events) - len(stored.new), failures=batch.failures, failed=failed)
+    return stored.outcome(duplicates=len(batch.events) - len(stored.new), failures=failures, failed=failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class _Stored:
     anomalies: int = 0
     model_version: str | None = None
     scoring_seconds: float = 0.0
+    refused: list[FailedEvent] = field(default_factory=list)  # stored, but an output topic refused their copy
 
     def outcome(self, *, duplicates: int, failures: Sequence[FailedEvent], failed: int) -> BatchOutcome:
         late = sum(1 for r in self.new if r.timing.late)
@@ -136,17 +138,18 @@ def _store_events(
         new = uow.events.add_new(fresh, scored.scores)
         if len(new) < len(fresh) and not look_first:
             raise _AlreadyStored()
+    refused: Refusals = []
     if new:
         history, placements = apply_user_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
             enrichments = enrich(timed, history, placements)
             score = scored.scores.get if scored is not None else _unscored
-            recorder.publisher.publish_processed(
+            refused += recorder.publisher.publish_processed(
                 [ProcessedEvent(r, e, score(r.event.event_id)) for r, e in zip(new, enrichments, strict=True)]
             )
     if scored is None:
-        return _Stored(new)
+        return _Stored(new, refused=_publish_failures(refused, recorder.processor_version, now))
     anomalies = scored.anomalies
     if anomalies and len(new) < len(scored.scores):  # another writer stored some first: not ours to flag
         inserted = {r.event.event_id for r in new}
@@ -154,8 +157,21 @@ def _store_events(
     if anomalies:
         uow.anomalies.add(anomalies)
         if recorder.anomaly_publisher is not None:
-            recorder.anomaly_publisher.publish_anomalies(anomalies)
-    return _Stored(new, len(anomalies), scored.model_version, scored.seconds)
+            refused += recorder.anomaly_publisher.publish_anomalies(anomalies)
+    failures = _publish_failures(refused, recorder.processor_version, now)
+    return _Stored(new, len(anomalies), scored.model_version, scored.seconds, failures)
+
+
+def _publish_failures(refused: Refusals, processor_version: str, now: datetime) -> list[FailedEvent]:
+    """One dead letter per stored event whose copy an output topic refused for good (a record too
+    large for it): the partition goes on instead of retrying a record that can never pass."""
+    reasons: dict[UUID, tuple[ReceivedEvent, list[str]]] = {}
+    for received, reason in refused:
+        reasons.setdefault(received.event.event_id, (received, []))[1].append(reason)
+    return [
+        _failure(received, ErrorType.PUBLISH, "stored, but not published: " + "; ".join(why), processor_version, now)
+        for received, why in reasons.values()
+    ]
 
 
 def _unscored(event_id: UUID) -> None:
@@ -221,20 +237,23 @@ def _record_one_by_one(
     # Each event commits alone; a crash half-way is safe because storing is idempotent
     # and the offset only advances in the final transaction below.
     new: list[ReceivedEvent] = []
-    anomalies, rejected = 0, 0
+    anomalies, rejected, refused = 0, 0, 0
     failures = list(batch.failures)
+    unpublished: list[FailedEvent] = []  # dead-lettered with their event, in its transaction
     for received in batch.events:
         try:
             with recorder.start_unit_of_work() as uow:
                 stored = _store_events(recorder, uow, [received], scorer, now, look_first=True)
+                refused += uow.dead_letters.add(stored.refused)
                 add_aggregates(uow, stored.new)
                 uow.commit()
+            unpublished += stored.refused
             new += stored.new
             anomalies += stored.anomalies
         except RejectedByStore as error:
             _forget(scorer)
             rejected += 1
-            failures.append(_persist_failure(received, str(error), recorder.processor_version, now))
+            failures.append(_failure(received, ErrorType.PERSIST, str(error), recorder.processor_version, now))
     with recorder.start_unit_of_work() as uow:
         failed = uow.dead_letters.add(failures)
         uow.offsets.advance(batch.position)
@@ -242,12 +261,15 @@ def _record_one_by_one(
     if scorer is not None:
         scorer.committed()
     duplicates = len(batch.events) - len(new) - rejected
-    return _Stored(new, anomalies).outcome(duplicates=duplicates, failures=failures, failed=failed)
+    outcome = _Stored(new, anomalies).outcome
+    return outcome(duplicates=duplicates, failures=failures[:failed] + unpublished[:refused], failed=failed + refused)
 
 
-def _persist_failure(received: ReceivedEvent, reason: str, processor_version: str, now: datetime) -> FailedEvent:
+def _failure(
+    received: ReceivedEvent, error_type: ErrorType, reason: str, processor_version: str, now: datetime
+) -> FailedEvent:
     return FailedEvent(
-        error_type=ErrorType.PERSIST,
+        error_type=error_type,
         error_reason=reason,
         raw_data=received.event.model_dump_json(),
         event_id=str(received.event.event_id),

@@ -14,6 +14,7 @@ class ErrorType(StrEnum):
     SCHEMA = "schema"  # JSON, but not a valid event of the contract
     SIZE = "size"  # payload above the size limit; stored truncated
     PERSIST = "persist"  # valid, but the database refused it
+    PUBLISH = "publish"  # valid and stored, but an output topic refused its copy for good (too large for it)
     DUPLICATE = "duplicate"  # a known event_id arrived again with different content
     LATE = "late"  # beyond the allowed lateness (kept for stream processing)
 

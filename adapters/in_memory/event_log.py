@@ -9,8 +9,10 @@ import zlib
 from collections.abc import Sequence
 
 from application.messages import RawMessage
-from application.ports.event_log import DeliveryReport
-from domain.errors import NotFound
+from application.ports.event_log import DeliveryReport, OnRefused
+from domain.errors import BrokerUnavailable, NotFound
+
+MAX_RECORD_BYTES = 2 * 1024 * 1024  # as the platform's Kafka producer and topics
 
 
 class InMemoryEventLog:
@@ -20,11 +22,13 @@ class InMemoryEventLog:
     default `consistent_random` partitioner, so a key lands in the same partition number
     here as with the real producer. Keyless records are spread round-robin (librdkafka
     picks at random). Publishing to an unknown topic creates it with `default_partitions`.
-    Every publish is "delivered" at once; `flush` has nothing to wait for.
+    Every publish is "delivered" at once; `flush` has nothing to wait for. A record above
+    `max_record_bytes` is refused, as Kafka refuses it.
     """
 
-    def __init__(self, default_partitions: int = 3) -> None:
+    def __init__(self, default_partitions: int = 3, *, max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self._default_partitions = default_partitions
+        self._max_record_bytes = max_record_bytes
         self._topics: dict[str, list[list[RawMessage]]] = {}
         self._lock = threading.Lock()
         self._round_robin = itertools.count()
@@ -35,7 +39,20 @@ class InMemoryEventLog:
         with self._lock:
             self._topics.setdefault(name, [[] for _ in range(partitions or self._default_partitions)])
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+    def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_refused: OnRefused | None = None,
+    ) -> None:
+        if len(value) + len(key or b"") > self._max_record_bytes:
+            reason = f"{topic}: record of {len(value)} bytes is above the {self._max_record_bytes}-byte limit"
+            if on_refused is None:
+                raise BrokerUnavailable(f"cannot queue a record for {topic!r}: {reason}")
+            on_refused(reason)
+            return
         self.create_topic(topic)
         with self._lock:
             partitions = self._topics[topic]

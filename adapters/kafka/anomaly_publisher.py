@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import orjson
 
 from application.messages import Anomaly
-from application.ports.event_log import EventPublisher
+from application.ports.event_log import EventPublisher, Refusals
 from domain.errors import BrokerUnavailable
 
 
@@ -36,13 +36,20 @@ class KafkaAnomalyPublisher:
         self._topic = topic
         self._flush_timeout = flush_timeout
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> None:
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Refusals:
+        refused: Refusals = []
         if not anomalies:
-            return
+            return refused
         failed_before = self._publisher.report().failed
         for anomaly in anomalies:
-            self._publisher.publish(self._topic, anomaly.user_id.encode(), anomaly_json(anomaly))
+            self._publisher.publish(
+                self._topic,
+                anomaly.user_id.encode(),
+                anomaly_json(anomaly),
+                on_refused=lambda reason, received=anomaly.received: refused.append((received, reason)),
+            )
         report = self._publisher.flush(self._flush_timeout)
         if report.pending or report.failed > failed_before:
             # Raising rolls the batch back; it is retried, so no anomaly goes missing.
             raise BrokerUnavailable(f"anomalies not acknowledged by {self._topic!r} ({report})")
+        return refused

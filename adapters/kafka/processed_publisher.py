@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from application.ports.event_log import EventPublisher
+from application.ports.event_log import EventPublisher, Refusals
 from application.processed import ProcessedEvent
 from domain.errors import BrokerUnavailable
 
@@ -29,13 +29,21 @@ class KafkaProcessedEventPublisher:
         self._topic = topic
         self._flush_timeout = flush_timeout
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Refusals:
+        refused: Refusals = []
         if not events:
-            return
+            return refused
         failed_before = self._publisher.report().failed
         for processed in events:
-            self._publisher.publish(self._topic, processed.received.event.user_id.encode(), processed_json(processed))
+            received = processed.received
+            self._publisher.publish(
+                self._topic,
+                received.event.user_id.encode(),
+                processed_json(processed),
+                on_refused=lambda reason, received=received: refused.append((received, reason)),
+            )
         report = self._publisher.flush(self._flush_timeout)
         if report.pending or report.failed > failed_before:
             # Raising rolls the batch back; it is retried, so nothing is silently missing.
             raise BrokerUnavailable(f"processed events not acknowledged by {self._topic!r} ({report})")
+        return refused

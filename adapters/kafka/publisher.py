@@ -5,16 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from application.ports.event_log import DeliveryReport
+from application.ports.event_log import DeliveryReport, OnRefused
 from domain.errors import BrokerUnavailable
 
 # Durability first: every in-sync replica acknowledges, and idempotence lets librdkafka
 # retry without duplicating or reordering a partition. Throughput comes from batching
 # (linger, large batches, lz4) rather than from weaker acks.
 MAX_RECORD_BYTES = 2 * 1024 * 1024
+# Errors about the record itself, not the broker's health: the same record is refused again.
+REFUSED_FOR_GOOD = frozenset(
+    {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}
+)
 
 PRODUCER_SETTINGS: dict[str, object] = {
     "acks": "all",
@@ -59,12 +64,20 @@ class KafkaEventPublisher:
         self._last_error: str | None = None
         self._closed = False
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+    def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_refused: OnRefused | None = None,
+    ) -> None:
         kwargs = {"headers": list(headers)} if headers else {}
+        callback = self._on_delivery if on_refused is None else partial(self._on_delivery, on_refused=on_refused)
         deadline: float | None = None
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery, **kwargs)
+                self._producer.produce(topic, value=value, key=key, on_delivery=callback, **kwargs)
                 break
             except BufferError:
                 # The local queue is full: the broker is slower than us (or gone). Serving
@@ -76,13 +89,19 @@ class KafkaEventPublisher:
                     ) from None
                 self._producer.poll(0.05)
             except KafkaException as exc:
+                if on_refused is not None and exc.args[0].code() in REFUSED_FOR_GOOD:  # e.g. above message.max.bytes
+                    on_refused(f"{topic}: refused by the producer: {exc.args[0].str()}")
+                    return
                 # e.g. a fatal idempotence error: this producer instance cannot publish anymore.
                 raise BrokerUnavailable(f"cannot queue a record for {topic!r}: {exc}") from exc
         self._queued += 1
         if self._queued % self._poll_every == 0:
             self._producer.poll(0)
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+    def _on_delivery(self, error: KafkaError | None, message: Message, on_refused: OnRefused | None = None) -> None:
+        if error is not None and on_refused is not None and error.code() in REFUSED_FOR_GOOD:
+            on_refused(f"{message.topic()}: refused by the broker: {error.str()}")  # e.g. the topic's max.message.bytes
+            return
         with self._lock:
             if error is None:
                 self._delivered += 1

@@ -14,7 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from application.ports.event_log import DeliveryReport, EventPublisher
+from application.ports.event_log import DeliveryReport, EventPublisher, OnRefused
 
 TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -28,9 +28,16 @@ class TracedEventPublisher:
         self._tracer = tracer
         self._topics = frozenset(topics)
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+    def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_refused: OnRefused | None = None,
+    ) -> None:
         if topic not in self._topics:
-            self._inner.publish(topic, key, value, headers)
+            self._inner.publish(topic, key, value, headers, on_refused)
             return
         with self._tracer.start_as_current_span(
             f"{topic} publish",
@@ -47,7 +54,7 @@ class TracedEventPublisher:
                 carrier: dict[str, str] = {}
                 _PROPAGATOR.inject(carrier)
                 headers = [*headers, *((name, text.encode()) for name, text in carrier.items())]
-            self._inner.publish(topic, key, value, headers)
+            self._inner.publish(topic, key, value, headers, on_refused)
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
         return self._inner.flush(timeout)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from application.messages import Anomaly, RawMessage
+from application.messages import Anomaly, RawMessage, ReceivedEvent
 from application.processed import ProcessedEvent
 
 
@@ -19,11 +19,29 @@ class DeliveryReport:
     pending: int
 
 
+OnRefused = Callable[[str], None]
+"""Told why the log refused one record for good (too large, invalid): retrying cannot help."""
+
+Refusals = list[tuple[ReceivedEvent, str]]
+"""Events whose copy an output topic refused for good, with the reason."""
+
+
 class EventPublisher(Protocol):
     """Appends records to a topic. Keys route a user's events to one partition."""
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Queue one record; raises `BrokerUnavailable` when it cannot even be queued."""
+    def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_refused: OnRefused | None = None,
+    ) -> None:
+        """Queue one record; raises `BrokerUnavailable` when it cannot even be queued.
+
+        A record the log refuses for good (too large for it) goes to `on_refused`, if given,
+        and counts in neither `delivered` nor `failed`; without it the refusal raises or
+        counts as failed like any other."""
         ...
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
@@ -54,14 +72,16 @@ class EventLogReader(Protocol):
 class ProcessedEventPublisher(Protocol):
     """Publishes processed events (see `application.processed`) downstream."""
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
-        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing."""
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Refusals:
+        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing.
+        Returns the events the topic refused for good (so they are dead-lettered, not retried)."""
         ...
 
 
 class AnomalyPublisher(Protocol):
     """Publishes anomaly records (flagged events with their reasons) downstream."""
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> None:
-        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing."""
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Refusals:
+        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing.
+        Returns the flagged events the topic refused for good."""
         ...

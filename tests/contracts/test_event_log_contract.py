@@ -8,12 +8,12 @@ from collections import defaultdict
 import pytest
 
 from adapters.in_memory.event_log import InMemoryEventLog
-from adapters.kafka.publisher import KafkaEventPublisher
+from adapters.kafka.publisher import MAX_RECORD_BYTES, KafkaEventPublisher
 from adapters.kafka.reader import KafkaEventLogReader
 from adapters.kafka.topics import ensure_topics
 from application.messages import RawMessage
 from application.ports.event_log import EventLogReader, EventPublisher
-from domain.errors import NotFound
+from domain.errors import BrokerUnavailable, NotFound
 
 PARTITIONS = 3
 
@@ -54,6 +54,23 @@ class EventLogContract:
         for key in {k for k, _ in sent}:
             mine = [r.value for rs in by_partition.values() for r in rs if r.key == key]
             assert mine == [v for k, v in sent if k == key]
+
+    def test_a_record_too_large_for_the_log_is_refused_for_good_and_the_rest_delivered(self, log, topic):
+        publisher, reader = log
+        too_large = b"x" * (MAX_RECORD_BYTES + 1)
+        refused: list[str] = []
+        delivered_before = publisher.report().delivered
+
+        publisher.publish(topic, b"user-1", b"before", on_refused=refused.append)
+        publisher.publish(topic, b"user-1", too_large, on_refused=refused.append)
+        publisher.publish(topic, b"user-1", b"after", on_refused=refused.append)
+        report = publisher.flush()
+
+        assert len(refused) == 1 and topic in refused[0], refused
+        assert report.pending == 0 and report.delivered == delivered_before + 2
+        assert [r.value for rs in read_all(reader, topic).values() for r in rs] == [b"before", b"after"]
+        with pytest.raises(BrokerUnavailable):  # without a handler the refusal is an error, not a silent drop
+            publisher.publish(topic, b"user-1", too_large)
 
     def test_same_key_always_lands_in_the_same_partition(self, log, topic):
         publisher, reader = log

@@ -179,5 +179,6 @@ class _Published:
     def __init__(self) -> None:
         self.events: list[ProcessedEvent] = []
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> list:
         self.events.extend(events)
+        return []

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from adapters.in_memory.event_log import InMemoryEventLog
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
+from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome
@@ -247,3 +249,67 @@ def test_replaying_a_batch_with_a_poison_event_changes_nothing(state):
 
     assert outcome == BatchOutcome(stored=0, duplicates=2, failed=0)
     assert snapshot(state) == before
+
+
+# === an output topic refusing a record for good ==========================================
+
+
+def _big_and_small_batch():
+    small = received(make_event("page_view", user_id="alice"), offset=0)
+    big = received(make_event("page_view", user_id="bob", data={"page": "/", "note": "x" * 3000}), offset=1)
+    return small, big, batch([small, big])
+
+
+def test_an_event_whose_processed_copy_the_topic_refuses_is_stored_and_dead_lettered_not_retried(state):
+    small, big, both = _big_and_small_batch()
+    log = InMemoryEventLog(max_record_bytes=2000)  # the enriched copy of `big` is above it
+    publisher = KafkaProcessedEventPublisher(log, "user-analytics")
+    recorder = Recorder(lambda: InMemoryUnitOfWork(state), VERSION, publisher=publisher)
+
+    outcome = recorder(both, now=NOW)
+
+    assert (outcome.stored, outcome.failed) == (2, 1)
+    assert set(state.events) == {small.event.event_id, big.event.event_id}  # stored: it was valid
+    assert state.offsets == {OFFSET_KEY: 2}  # and the partition went on
+    [dead] = state.dead_letters
+    assert (dead.error_type, dead.event_id, dead.source_offset) == (ErrorType.PUBLISH, str(big.event.event_id), 1)
+    assert dead.error_reason.startswith("stored, but not published: user-analytics: record of")
+    assert json.loads(dead.raw_data)["user_id"] == "bob"
+    published = [json.loads(r.value)["event"]["event_id"] for p in log.partitions("user-analytics")
+                 for r in log.read("user-analytics", p, 0, 10)]  # fmt: skip
+    assert published == [str(small.event.event_id)]
+
+    before = snapshot(state)
+    assert recorder(both, now=NOW).failed == 0  # redelivered: nothing new, no second dead letter
+    assert snapshot(state) == before
+
+
+class _RefusingTwice:
+    """Refuses each event's copy twice (as a processed and an anomaly topic both might)."""
+
+    def publish_processed(self, events):
+        return [(p.received, reason) for p in events for reason in ("a: too large", "b: too large")]
+
+
+def test_an_event_refused_by_two_topics_is_one_dead_letter_with_both_reasons(state):
+    event = received(make_event(user_id="carol"), offset=0)
+    recorder = Recorder(lambda: InMemoryUnitOfWork(state), VERSION, publisher=_RefusingTwice())
+
+    assert recorder(batch([event]), now=NOW).failed == 1
+    [dead] = state.dead_letters
+    assert dead.error_reason == "stored, but not published: a: too large; b: too large"
+
+
+def test_a_refused_copy_of_an_event_stored_on_its_own_is_dead_lettered_with_it(state):
+    small, big, both = _big_and_small_batch()
+    poison = received(make_event(user_id="poison"), offset=2)  # sends the batch down the one-by-one path
+    log = InMemoryEventLog(max_record_bytes=2000)
+    recorder = Recorder(
+        lambda: PoisonRejectingUnitOfWork(state), VERSION, publisher=KafkaProcessedEventPublisher(log, "out")
+    )
+
+    outcome = recorder(batch([small, big, poison]), now=NOW)
+
+    assert (outcome.stored, outcome.failed) == (2, 2)
+    assert sorted(f.error_type for f in state.dead_letters) == [ErrorType.PERSIST, ErrorType.PUBLISH]
+    assert state.offsets == {OFFSET_KEY: 3}

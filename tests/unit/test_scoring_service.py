@@ -113,14 +113,16 @@ class Published:
         self.anomalies: list[Anomaly] = []
         self.fail_next = 0
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> None:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> list:
         if self.fail_next:
             self.fail_next -= 1
             raise BrokerUnavailable("broker away")
         self.processed += events
+        return []
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> None:
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> list:
         self.anomalies += anomalies
+        return []
 
 
 class Platform:

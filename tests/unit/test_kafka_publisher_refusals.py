@@ -1,0 +1,51 @@
+"""A broker refusing one record for good (the topic's `max.message.bytes` below it).
+
+The embedded broker does not enforce a topic's size limit, so the delivery report such a
+broker sends is played into the publisher's callback here; the producer-side refusal is in
+the event-log contract, against the real broker.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError
+
+from adapters.kafka.publisher import KafkaEventPublisher
+
+
+class _Record:
+    def topic(self) -> str:
+        return "user-analytics"
+
+    def partition(self) -> int:
+        return 2
+
+
+def _publisher() -> KafkaEventPublisher:
+    # Nothing listens there: only the delivery callback is exercised, no record is sent.
+    return KafkaEventPublisher({"bootstrap.servers": "127.0.0.1:9", "socket.timeout.ms": 100})
+
+
+def test_a_record_the_broker_refuses_for_good_goes_to_its_handler_not_the_failures():
+    publisher, refused = _publisher(), []
+
+    publisher._on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Record(), on_refused=refused.append)
+
+    assert refused == ["user-analytics: refused by the broker: Broker: Message size too large"]
+    assert publisher.totals()[2] == 0 and publisher.last_error is None
+
+
+def test_a_transient_error_is_a_failure_even_with_a_handler():
+    publisher, refused = _publisher(), []
+
+    publisher._on_delivery(KafkaError(KafkaError._MSG_TIMED_OUT), _Record(), on_refused=refused.append)
+
+    assert refused == [] and publisher.totals()[2] == 1
+    assert publisher.last_error.startswith("user-analytics[2]: ")
+
+
+def test_without_a_handler_a_refusal_is_a_failure():
+    publisher = _publisher()
+
+    publisher._on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Record())
+
+    assert publisher.totals()[2] == 1
