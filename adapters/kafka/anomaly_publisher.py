@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import orjson
 
+from adapters.kafka.acknowledged import publish_acknowledged
 from application.messages import Anomaly
 from application.ports.event_log import EventPublisher, Refusals
-from domain.errors import BrokerUnavailable
 
 
 def anomaly_json(anomaly: Anomaly) -> bytes:
@@ -37,19 +37,12 @@ class KafkaAnomalyPublisher:
         self._flush_timeout = flush_timeout
 
     def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Refusals:
-        refused: Refusals = []
         if not anomalies:
-            return refused
-        failed_before = self._publisher.report().failed
-        for anomaly in anomalies:
-            self._publisher.publish(
-                self._topic,
-                anomaly.user_id.encode(),
-                anomaly_json(anomaly),
-                on_refused=lambda reason, received=anomaly.received: refused.append((received, reason)),
-            )
-        report = self._publisher.flush(self._flush_timeout)
-        if report.pending or report.failed > failed_before:
-            # Raising rolls the batch back; it is retried, so no anomaly goes missing.
-            raise BrokerUnavailable(f"anomalies not acknowledged by {self._topic!r} ({report})")
-        return refused
+            return []
+        return publish_acknowledged(
+            self._publisher,
+            self._topic,
+            ((anomaly.received, anomaly_json(anomaly)) for anomaly in anomalies),
+            flush_timeout=self._flush_timeout,
+            what="anomalies",
+        )

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import orjson
 
+from adapters.kafka.acknowledged import publish_acknowledged
 from application.ports.event_log import EventPublisher, Refusals
 from application.processed import ProcessedEvent
-from domain.errors import BrokerUnavailable
 
 
 def processed_json(processed: ProcessedEvent) -> bytes:
@@ -30,20 +30,12 @@ class KafkaProcessedEventPublisher:
         self._flush_timeout = flush_timeout
 
     def publish_processed(self, events: Sequence[ProcessedEvent]) -> Refusals:
-        refused: Refusals = []
         if not events:
-            return refused
-        failed_before = self._publisher.report().failed
-        for processed in events:
-            received = processed.received
-            self._publisher.publish(
-                self._topic,
-                received.event.user_id.encode(),
-                processed_json(processed),
-                on_refused=lambda reason, received=received: refused.append((received, reason)),
-            )
-        report = self._publisher.flush(self._flush_timeout)
-        if report.pending or report.failed > failed_before:
-            # Raising rolls the batch back; it is retried, so nothing is silently missing.
-            raise BrokerUnavailable(f"processed events not acknowledged by {self._topic!r} ({report})")
-        return refused
+            return []
+        return publish_acknowledged(
+            self._publisher,
+            self._topic,
+            ((processed.received, processed_json(processed)) for processed in events),
+            flush_timeout=self._flush_timeout,
+            what="processed events",
+        )
