@@ -22,8 +22,10 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    events: Annotated[int, typer.Option(min=1, help="Events to pre-fill and ingest.")] = 200_000,
-    processes: Annotated[int, typer.Option(min=1, help="Dataflow processes.")] = 1,
+    events: Annotated[int, typer.Option(min=1, help="Events to pre-fill and ingest.")] = 1_000_000,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Dataflow processes (one per partition of the events topic is best).")
+    ] = 3,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here.")] = None,
     api: Annotated[bool, typer.Option("--api", help="Then measure the API on the filled database.")] = False,
     api_requests: Annotated[int, typer.Option(min=10, help="Requests per measured API route.")] = 3000,
