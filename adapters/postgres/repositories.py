@@ -5,6 +5,7 @@ are the bottleneck this design avoids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -22,6 +23,11 @@ from domain.users import User
 from domain.validation import USER_EVENT
 
 STAGING_READY = "analytics_staging_ready"
+COPY_TYPES = "analytics_copy_types"
+_COPY_TARGET = re.compile(r"COPY (\w+) \(([^)]*)\)")
+_TEXT_OID = 25
+# Binary COPY sends these as text (the same wire format); psycopg has no binary dumper for bpchar.
+_AS_TEXT = {"varchar", "bpchar", "text"}
 
 
 class CopyingRepository:
@@ -42,11 +48,27 @@ class CopyingRepository:
             info[STAGING_READY] = True
         return cur
 
-    @staticmethod
-    def _copy(cur, statement: str, rows: Iterable[tuple]) -> None:
+    def _copy(self, cur, statement: str, rows: Iterable[tuple]) -> None:
+        """Binary COPY of `rows` (in the statement's column order) into a staging table."""
+        types = self._column_types(cur, statement)  # before the COPY, which holds the connection
         with cur.copy(statement) as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+    def _column_types(self, cur, statement: str) -> list[int]:
+        """The type oids of a COPY statement's columns, read from its table once per connection."""
+        known = self._conn.connection.info.setdefault(COPY_TYPES, {})
+        if statement not in known:
+            table, columns = _COPY_TARGET.match(statement).groups()
+            cur.execute(
+                "SELECT attname, atttypid::int, typname FROM pg_attribute JOIN pg_type t ON t.oid = atttypid "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            )
+            by_name = {name: _TEXT_OID if kind in _AS_TEXT else oid for name, oid, kind in cur.fetchall()}
+            known[statement] = [by_name[column.strip()] for column in columns.split(",")]
+        return known[statement]
 
     def _count(self, table) -> int:
         with translated_errors():
@@ -62,7 +84,9 @@ class PostgresEventRepository(CopyingRepository):
             return []
         score = (scores or {}).get
         with translated_errors(), self._cursor() as cur:
+            types = self._column_types(cur, sql.COPY_EVENTS)  # before the COPY, which holds the connection
             with cur.copy(sql.COPY_EVENTS) as copy:
+                copy.set_types(types)
                 for received in first.values():
                     e = received.event
                     copy.write_row(
@@ -155,7 +179,9 @@ class PostgresEventRepository(CopyingRepository):
 class PostgresUserRepository(CopyingRepository):
     def apply(self, activity: Iterable[User]) -> dict[str, User]:
         with translated_errors(), self._cursor() as cur:
+            types = self._column_types(cur, sql.COPY_USERS)  # before the COPY, which holds the connection
             with cur.copy(sql.COPY_USERS) as copy:
+                copy.set_types(types)
                 for u in activity:
                     copy.write_row(
                         (
@@ -206,7 +232,9 @@ class PostgresDeadLetterRepository(CopyingRepository):
         if not failures:
             return 0
         with translated_errors(), self._cursor() as cur:
+            types = self._column_types(cur, sql.COPY_FAILED)  # before the COPY, which holds the connection
             with cur.copy(sql.COPY_FAILED) as copy:
+                copy.set_types(types)
                 for f in failures:
                     copy.write_row(
                         (
