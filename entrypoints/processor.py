@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from application.messages import BatchOutcome, IngestBatch, RawMessage
 from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
+from entrypoints.gc_pacing import BatchPacedCollector
 from entrypoints.producer_metrics import watch_publisher
 from entrypoints.worker_metrics import WorkerMetrics
 
@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 
 def build_processor_flow(
-    container: Container, *, stop_at_end: bool = False, metrics: WorkerMetrics | None = None
+    container: Container,
+    *,
+    stop_at_end: bool = False,
+    metrics: WorkerMetrics | None = None,
+    collector: BatchPacedCollector | None = None,
 ) -> Dataflow:
     """The ingest flow on the configured Kafka topic and event store."""
     settings = container.settings()
@@ -94,6 +98,8 @@ def build_processor_flow(
         log_batch(batch, outcome)
         if metrics is not None:
             metrics.observe(batch, outcome, committed_at=clock.now())
+        if collector is not None:
+            collector.batch_done()
 
     return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=on_recorded), decode=decode)
 
@@ -144,12 +150,13 @@ def run_in_this_process(
     if port is not None:
         metrics.serve(port + (process_id or 0))
         log.info("worker metrics served", extra={"port": port + (process_id or 0)})
-    flow = build_processor_flow(container, stop_at_end=stop_at_end, metrics=metrics)
+    collector = BatchPacedCollector()
+    flow = build_processor_flow(container, stop_at_end=stop_at_end, metrics=metrics, collector=collector)
     stop_training = threading.Event()
     if container.settings().processor.auto_train and not process_id:  # one trainer per cluster
         retrainer = container.services.retrainer()
         threading.Thread(target=retrainer.run, args=(stop_training,), name="retrainer", daemon=True).start()
-    _tune_garbage_collector()
+    collector.start()
     try:
         cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)
     except BytewaxRuntimeError as error:
@@ -160,16 +167,6 @@ def run_in_this_process(
         log.info("dataflow stopped by signal")
     finally:
         stop_training.set()
-
-
-def _tune_garbage_collector() -> None:
-    """Measured: decoding ran 3x faster with this. Each micro-batch allocates thousands of
-    (acyclic, refcount-freed) objects, which made CPython's cyclic collector run every
-    700 allocations and rescan every long-lived object. Freezing the startup heap and
-    collecting less often keeps the collector for what it is for: rare cycles."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 50)
 
 
 def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: list[str] = ()) -> int:
