@@ -1,14 +1,14 @@
-"""CPython's cyclic garbage collector, run between batches instead of in the middle of them.
+"""CPython's cyclic garbage collector, run between batches and rarely, not in the middle of them.
 
 Measured on `analytics bench`: with the collector on its own schedule a worker spent 12-20% of
 its time in it, most of it in young-generation passes (10-50 ms each) that landed mid-batch,
 scanned the batch's tens of thousands of live objects and promoted them to older generations,
-which then made the older passes slow too (0.5 s). Nearly everything the dataflow allocates
-is freed by reference counting the moment its batch is committed, so right after a commit
-the young generation holds little: that is when to collect. Cycles among long-lived objects
-are still found by a middle pass every `middle_every` batches and a full one every
-`full_every_s` seconds; the automatic collector stays on, with thresholds so high that it
-only acts if allocations ever pile up without batches.
+which then made the older passes slow too (0.5 s). A young pass after every batch was still
+10% (it scans the batches the decoder already holds). Nearly everything the dataflow
+allocates is freed by reference counting, and cycles are rare, so passes run on a clock, right
+after a commit: young every `young_every_s`, middle every `middle_every_s`, full every
+`full_every_s`. The automatic collector stays on as a safety net, at thresholds so high that it
+acts only if live objects ever pile up by the million.
 """
 
 from __future__ import annotations
@@ -25,16 +25,15 @@ class BatchPacedCollector:
     def __init__(
         self,
         *,
-        middle_every: int = 50,
+        young_every_s: float = 10.0,
+        middle_every_s: float = 60.0,
         full_every_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._middle_every = middle_every
-        self._full_every_s = full_every_s
+        self._every = (young_every_s, middle_every_s, full_every_s)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._batches = 0
-        self._last_full = monotonic()
+        self._last = [monotonic()] * 3
 
     def start(self) -> None:
         """Collect once, freeze what start-up left (modules, models: never garbage), pace the rest."""
@@ -42,17 +41,17 @@ class BatchPacedCollector:
         gc.freeze()
         gc.set_threshold(*SAFETY_NET_THRESHOLDS)
         with self._lock:
-            self._last_full = self._monotonic()
+            self._last = [self._monotonic()] * 3
 
-    def batch_done(self) -> int:
-        """Call after each committed batch; returns the generation it collected."""
+    def batch_done(self) -> int | None:
+        """Call after each committed batch; returns the generation it collected, if one was due."""
         with self._lock:
-            self._batches += 1
             now = self._monotonic()
-            if now - self._last_full >= self._full_every_s:
-                self._last_full = now
-                generation = 2
-            else:
-                generation = 1 if self._batches % self._middle_every == 0 else 0
+            due = [g for g in (2, 1, 0) if now - self._last[g] >= self._every[g]]
+            if not due:
+                return None
+            generation = due[0]  # the oldest due; a pass of a generation covers the younger ones
+            for g in range(generation + 1):
+                self._last[g] = now
         gc.collect(generation)
         return generation

@@ -1,4 +1,4 @@
-"""The collector's schedule: young passes after each batch, a middle one every N, a full one on time."""
+"""The collector's schedule: passes after batches, on a clock."""
 
 from __future__ import annotations
 
@@ -17,18 +17,19 @@ def restored_gc():
     gc.set_threshold(*thresholds)
 
 
-def test_batches_get_young_passes_every_nth_a_middle_one_and_a_full_one_when_due(restored_gc):
+def test_passes_run_after_batches_when_due_the_oldest_due_covering_the_younger(restored_gc):
     clock = [0.0]
-    collector = BatchPacedCollector(middle_every=3, full_every_s=10.0, monotonic=lambda: clock[0])
+    collector = BatchPacedCollector(young_every_s=2, middle_every_s=5, full_every_s=11, monotonic=lambda: clock[0])
     collector.start()
 
     generations = []
-    for _ in range(7):
-        clock[0] += 2.0
+    for _ in range(12):
+        clock[0] += 1.0
         generations.append(collector.batch_done())
 
-    # t=2,4,6,8: young, young, middle (3rd), young; t=10: full (due), then the count goes on.
-    assert generations == [0, 0, 1, 0, 2, 1, 0]
+    # t=1..12: young at 2 and 4; middle at 5 (young reset too); young at 7 and 9; middle at 10;
+    # full at 11 (the others reset); none at 12.
+    assert generations == [None, 0, None, 0, 1, None, 0, None, 0, 1, 2, None]
 
 
 def test_start_freezes_the_start_up_heap_and_keeps_the_automatic_collector_as_a_safety_net(restored_gc):
@@ -40,7 +41,8 @@ def test_start_freezes_the_start_up_heap_and_keeps_the_automatic_collector_as_a_
 
 
 def test_a_cycle_made_during_a_batch_is_collected_after_it(restored_gc):
-    collector = BatchPacedCollector()
+    clock = [0.0]
+    collector = BatchPacedCollector(young_every_s=1, monotonic=lambda: clock[0])
     collector.start()
 
     class Node:
@@ -51,6 +53,7 @@ def test_a_cycle_made_during_a_batch_is_collected_after_it(restored_gc):
     del first, second
     assert any(type(o).__name__ == "Node" for o in gc.get_objects(generation=0))
 
-    collector.batch_done()
+    clock[0] = 1.0
+    assert collector.batch_done() == 0
 
     assert not any(type(o).__name__ == "Node" for o in gc.get_objects())
