@@ -8,8 +8,8 @@ which then made the older passes slow too (0.5 s). A young pass after every batc
 decoder already holds, 0.3-0.6 s of scanning), however long since the last. Nearly everything
 the dataflow allocates is freed by reference counting, and cycles are rare, so passes run on
 a slow clock, right after a commit: young every `young_every_s`, middle every
-`middle_every_s`, full every `full_every_s`. The automatic collector stays on as a safety net, at thresholds so high that it
-acts only if live objects ever pile up by the million.
+`middle_every_s`, full every `full_every_s`. The automatic collector stays on as a safety
+net, at thresholds so high that it acts only if live objects ever pile up by the million.
 """
 
 from __future__ import annotations
