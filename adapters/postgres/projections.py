@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.repositories import CopyingRepository
+from adapters.postgres.staging import CopyingRepository
 from adapters.postgres.tables import daily_stats, event_rate_buckets, realtime_windows, sessions
 from domain.sessions import Session
 from domain.stats import DailyStats

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.repositories import CopyingRepository
+from adapters.postgres.staging import CopyingRepository
 from adapters.postgres.tables import anomalies
 from application.messages import Anomaly
 

@@ -13,13 +13,13 @@ from adapters.postgres.projections import (
     PostgresWindowRepository,
 )
 from adapters.postgres.repositories import (
-    STAGING_READY,
     PostgresDeadLetterRepository,
     PostgresEventRepository,
     PostgresOffsetRepository,
     PostgresUserRepository,
 )
 from adapters.postgres.scoring_repositories import PostgresAnomalyRepository, PostgresDetectorStateRepository
+from adapters.postgres.staging import STAGING_READY
 from adapters.postgres.tables import PROJECTION_TABLES
 from domain.errors import StorageUnavailable
 

@@ -1,0 +1,65 @@
+"""`CopyingRepository`: the base of the write-side repositories. Bulk writes go by binary COPY
+into per-connection staging tables (see `adapters.postgres.sql`), then one set-based statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, func, select
+
+from adapters.postgres import sql
+from adapters.postgres.engine import translated_errors
+
+STAGING_READY = "analytics_staging_ready"
+COPY_TYPES = "analytics_copy_types"
+_COPY_TARGET = re.compile(r"COPY (\w+) \(([^)]*)\)")
+_TEXT_OID = 25
+# Binary COPY sends these as text (the same wire format); psycopg has no binary dumper for bpchar.
+_AS_TEXT = {"varchar", "bpchar", "text"}
+
+
+class CopyingRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def _cursor(self):
+        """A psycopg cursor inside the unit of work's transaction, staging tables ready.
+
+        Temp tables live as long as the connection, so they are created once per pooled
+        connection; the unit of work forgets that after a rollback (which may have
+        undone their creation).
+        """
+        info = self._conn.connection.info
+        cur = self._conn.connection.driver_connection.cursor()
+        if not info.get(STAGING_READY):
+            cur.execute(sql.CREATE_STAGING_TABLES)
+            info[STAGING_READY] = True
+        return cur
+
+    def _copy(self, cur, statement: str, rows: Iterable[tuple]) -> None:
+        """Binary COPY of `rows` (in the statement's column order) into a staging table."""
+        types = self._column_types(cur, statement)  # before the COPY, which holds the connection
+        with cur.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _column_types(self, cur, statement: str) -> list[int]:
+        """The type oids of a COPY statement's columns, read from its table once per connection."""
+        known = self._conn.connection.info.setdefault(COPY_TYPES, {})
+        if statement not in known:
+            table, columns = _COPY_TARGET.match(statement).groups()
+            cur.execute(
+                "SELECT attname, atttypid::int, typname FROM pg_attribute JOIN pg_type t ON t.oid = atttypid "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            )
+            by_name = {name: _TEXT_OID if kind in _AS_TEXT else oid for name, oid, kind in cur.fetchall()}
+            known[statement] = [by_name[column.strip()] for column in columns.split(",")]
+        return known[statement]
+
+    def _count(self, table) -> int:
+        with translated_errors():
+            return self._conn.execute(select(func.count()).select_from(table)).scalar_one()
