@@ -9,10 +9,8 @@ import zlib
 from collections.abc import Sequence
 
 from application.messages import RawMessage
-from application.ports.event_log import DeliveryReport, OnRefused
+from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused
 from domain.errors import BrokerUnavailable, NotFound
-
-MAX_RECORD_BYTES = 2 * 1024 * 1024  # as the platform's Kafka producer and topics
 
 
 class InMemoryEventLog:

@@ -9,13 +9,12 @@ from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from application.ports.event_log import DeliveryReport, OnRefused
+from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused
 from domain.errors import BrokerUnavailable
 
 # Durability first: every in-sync replica acknowledges, and idempotence lets librdkafka
 # retry without duplicating or reordering a partition. Throughput comes from batching
 # (linger, large batches, lz4) rather than from weaker acks.
-MAX_RECORD_BYTES = 2 * 1024 * 1024
 # Errors about the record itself, not the broker's health: the same record is refused again.
 REFUSED_FOR_GOOD = frozenset(
     {KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD}

@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
-from adapters.kafka.publisher import MAX_RECORD_BYTES
+from application.ports.event_log import MAX_RECORD_BYTES
 from domain.errors import BrokerUnavailable, NotFound
 
 USER_EVENTS = "user-events"

@@ -19,6 +19,10 @@ class DeliveryReport:
     pending: int
 
 
+MAX_RECORD_BYTES = 2 * 1024 * 1024
+"""The largest record the platform's log takes: an event may be 1 MiB (the contract's limit) and
+its enriched copy on the processed topic a little more. Kafka's own default is 1 MB."""
+
 OnRefused = Callable[[str], None]
 """Told why the log refused one record for good (too large, invalid): retrying cannot help."""
 

@@ -8,11 +8,11 @@ from collections import defaultdict
 import pytest
 
 from adapters.in_memory.event_log import InMemoryEventLog
-from adapters.kafka.publisher import MAX_RECORD_BYTES, KafkaEventPublisher
+from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.kafka.reader import KafkaEventLogReader
 from adapters.kafka.topics import ensure_topics
 from application.messages import RawMessage
-from application.ports.event_log import EventLogReader, EventPublisher
+from application.ports.event_log import MAX_RECORD_BYTES, EventLogReader, EventPublisher
 from domain.errors import BrokerUnavailable, NotFound
 
 PARTITIONS = 3
