@@ -47,8 +47,10 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     one transaction; processed events and anomalies are published (and acknowledged) just
     before that commit. The aggregates every partition's writer shares (daily stats, minute
     windows) are merged last, so their row locks are held only until the commit, never
-    across a broker round trip (`add_aggregates`). If the store rejects the batch's data, events are retried one by one
-    and the rejected ones dead-lettered (`persist`), so one poison event cannot block a partition.
+    across a broker round trip (`add_aggregates`). If the store rejects the batch's data,
+    events are retried one by one and the rejected ones dead-lettered (`persist`), so one
+    poison event cannot block a partition; an event whose copy an output topic refuses for
+    good is stored and dead-lettered (`publish`) for the same reason.
     """
     scorer = recorder.scoring.for_partition(batch.position.partition) if recorder.scoring else None
     began = time.perf_counter()
