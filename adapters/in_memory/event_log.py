@@ -7,9 +7,10 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
+from functools import partial
 
 from application.messages import RawMessage
-from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused
+from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused, OnRefusedAt
 from domain.errors import BrokerUnavailable, NotFound
 
 
@@ -68,6 +69,10 @@ class InMemoryEventLog:
                 )
             )
             self._delivered += 1
+
+    def publish_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt) -> None:
+        for index, (key, value) in enumerate(records):
+            self.publish(topic, key, value, on_refused=partial(on_refused, index))
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
         return self.report()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from application.messages import ReceivedEvent
 from application.ports.event_log import EventPublisher, Refusals
@@ -12,23 +12,23 @@ from domain.errors import BrokerUnavailable
 def publish_acknowledged(
     publisher: EventPublisher,
     topic: str,
-    records: Iterable[tuple[ReceivedEvent, bytes]],
+    events: Sequence[ReceivedEvent],
+    values: Sequence[bytes],
     *,
     flush_timeout: float,
     what: str,
 ) -> Refusals:
-    """Publish each event's record (keyed by its user), wait for every acknowledgement, and
-    return the events whose record the topic refused for good. Anything else missing raises
-    `BrokerUnavailable`: the batch rolls back and is retried, so nothing is silently lost."""
+    """Publish each event's record (`values[i]` for `events[i]`, keyed by its user), wait for every
+    acknowledgement, and return the events whose record the topic refused for good. Anything else
+    missing raises `BrokerUnavailable`: the batch rolls back and is retried, so nothing is
+    silently lost."""
     refused: Refusals = []
     failed_before = publisher.report().failed
-    for received, value in records:
-        publisher.publish(
-            topic,
-            received.event.user_id.encode(),
-            value,
-            on_refused=lambda reason, received=received: refused.append((received, reason)),
-        )
+    publisher.publish_many(
+        topic,
+        [(received.event.user_id.encode(), value) for received, value in zip(events, values, strict=True)],
+        lambda index, reason: refused.append((events[index], reason)),
+    )
     report = publisher.flush(flush_timeout)
     if report.pending or report.failed > failed_before:
         raise BrokerUnavailable(f"{what} not acknowledged by {topic!r} ({report})")

@@ -42,7 +42,8 @@ class KafkaAnomalyPublisher:
         return publish_acknowledged(
             self._publisher,
             self._topic,
-            ((anomaly.received, anomaly_json(anomaly)) for anomaly in anomalies),
+            [anomaly.received for anomaly in anomalies],
+            [anomaly_json(anomaly) for anomaly in anomalies],
             flush_timeout=self._flush_timeout,
             what="anomalies",
         )

@@ -35,7 +35,8 @@ class KafkaProcessedEventPublisher:
         return publish_acknowledged(
             self._publisher,
             self._topic,
-            ((processed.received, processed_json(processed)) for processed in events),
+            [processed.received for processed in events],
+            [processed_json(processed) for processed in events],
             flush_timeout=self._flush_timeout,
             what="processed events",
         )

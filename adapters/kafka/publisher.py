@@ -9,7 +9,7 @@ from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused
+from application.ports.event_log import MAX_RECORD_BYTES, DeliveryReport, OnRefused, OnRefusedAt
 from domain.errors import BrokerUnavailable
 
 # Durability first: every in-sync replica acknowledges, and idempotence lets librdkafka
@@ -73,11 +73,38 @@ class KafkaEventPublisher:
     ) -> None:
         kwargs = {"headers": list(headers)} if headers else {}
         callback = self._on_delivery if on_refused is None else partial(self._on_delivery, on_refused=on_refused)
+        if self._produce(topic, key, value, callback, kwargs, on_refused):
+            self._queued += 1
+            if self._queued % self._poll_every == 0:
+                self._producer.poll(0)
+
+    def publish_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt) -> None:
+        # One delivery callback serves the whole batch: no closure per record. A refusal by the
+        # broker (rare) is matched back to its record by value.
+        callback = self._batch_callback(records, on_refused)
+        produce, poll, poll_every = self._producer.produce, self._producer.poll, self._poll_every
+        queued = self._queued
+        for index, (key, value) in enumerate(records):
+            try:
+                produce(topic, value, key, on_delivery=callback)
+            except (BufferError, KafkaException):  # queue full, or refused: the careful path
+                refused = partial(on_refused, index)
+                if not self._produce(topic, key, value, callback, {}, refused):
+                    continue
+            queued += 1
+            if queued % poll_every == 0:
+                poll(0)
+        self._queued = queued
+
+    def _produce(
+        self, topic: str, key: bytes | None, value: bytes, callback, kwargs: dict, on_refused: OnRefused | None
+    ) -> bool:
+        """Queue one record, waiting while the local queue is full; False if refused for good."""
         deadline: float | None = None
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, on_delivery=callback, **kwargs)
-                break
+                return True
             except BufferError:
                 # The local queue is full: the broker is slower than us (or gone). Serving
                 # callbacks frees room; give up only after `enqueue_timeout`.
@@ -90,12 +117,24 @@ class KafkaEventPublisher:
             except KafkaException as exc:
                 if on_refused is not None and exc.args[0].code() in REFUSED_FOR_GOOD:  # e.g. above message.max.bytes
                     on_refused(f"{topic}: refused by the producer: {exc.args[0].str()}")
-                    return
+                    return False
                 # e.g. a fatal idempotence error: this producer instance cannot publish anymore.
                 raise BrokerUnavailable(f"cannot queue a record for {topic!r}: {exc}") from exc
-        self._queued += 1
-        if self._queued % self._poll_every == 0:
-            self._producer.poll(0)
+
+    def _batch_callback(self, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt):
+        claimed: set[int] = set()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None and error.code() in REFUSED_FOR_GOOD:
+                value = message.value()
+                for index, (_, sent) in enumerate(records):
+                    if index not in claimed and sent == value:
+                        claimed.add(index)
+                        on_refused(index, f"{message.topic()}: refused by the broker: {error.str()}")
+                        return
+            self._on_delivery(error, message)
+
+        return on_delivery
 
     def _on_delivery(self, error: KafkaError | None, message: Message, on_refused: OnRefused | None = None) -> None:
         if error is not None and on_refused is not None and error.code() in REFUSED_FOR_GOOD:

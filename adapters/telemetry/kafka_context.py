@@ -8,13 +8,14 @@ to continue the same trace. Messaging semantic conventions name the attributes.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import partial
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from application.ports.event_log import DeliveryReport, EventPublisher, OnRefused
+from application.ports.event_log import DeliveryReport, EventPublisher, OnRefused, OnRefusedAt
 
 TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -55,6 +56,13 @@ class TracedEventPublisher:
                 _PROPAGATOR.inject(carrier)
                 headers = [*headers, *((name, text.encode()) for name, text in carrier.items())]
             self._inner.publish(topic, key, value, headers, on_refused)
+
+    def publish_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt) -> None:
+        if topic not in self._topics:
+            self._inner.publish_many(topic, records, on_refused)
+            return
+        for index, (key, value) in enumerate(records):  # a span and trace headers per record
+            self.publish(topic, key, value, on_refused=partial(on_refused, index))
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
         return self._inner.flush(timeout)

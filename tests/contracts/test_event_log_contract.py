@@ -72,6 +72,24 @@ class EventLogContract:
         with pytest.raises(BrokerUnavailable):  # without a handler the refusal is an error, not a silent drop
             publisher.publish(topic, b"user-1", too_large)
 
+    def test_publish_many_keeps_order_and_names_a_refused_record_by_its_index(self, log, topic):
+        publisher, reader = log
+        too_large = b"x" * (MAX_RECORD_BYTES + 1)
+        records = [(f"user-{i % 5}".encode(), f"event-{i}".encode()) for i in range(30)]
+        records[17] = (b"user-2", too_large)
+        refused: list[tuple[int, str]] = []
+        delivered_before = publisher.report().delivered
+
+        publisher.publish_many(topic, records, lambda index, reason: refused.append((index, reason)))
+        report = publisher.flush()
+
+        assert [index for index, _ in refused] == [17] and topic in refused[0][1], refused
+        assert report.pending == 0 and report.delivered == delivered_before + 29
+        by_partition = read_all(reader, topic)
+        for key in {k for k, _ in records}:
+            mine = [r.value for rs in by_partition.values() for r in rs if r.key == key]
+            assert mine == [v for k, v in records if k == key and v is not too_large]
+
     def test_same_key_always_lands_in_the_same_partition(self, log, topic):
         publisher, reader = log
         keys = [f"user-{i}".encode() for i in range(20)]

@@ -122,6 +122,21 @@ def test_other_topics_pass_through_untraced(spans):
     assert spans.get_finished_spans() == ()
 
 
+def test_a_batch_is_traced_record_by_record_on_a_traced_topic_and_passes_through_elsewhere(spans):
+    platform = Platform()
+    publisher = TracedEventPublisher(platform.log, trace.get_tracer("test"), {"user-events"})
+    refused = []
+    for topic in ("user-events", "user-analytics"):
+        publisher.publish_many(topic, [(b"ann", b"{}"), (b"bob", b"[]")], lambda i, why: refused.append(i))
+
+    traced = [r for p in range(3) for r in platform.log.read("user-events", p, 0, 10)]
+    plain = [r for p in range(3) for r in platform.log.read("user-analytics", p, 0, 10)]
+    assert len(traced) == 2 and all(dict(r.headers).get(TRACEPARENT) for r in traced)
+    assert len(plain) == 2 and all(r.headers == () for r in plain)
+    assert [s.name for s in spans.get_finished_spans()] == ["user-events publish"] * 2
+    assert refused == []
+
+
 def test_log_records_carry_the_current_trace_and_span_ids(spans):
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
     with trace.get_tracer("test").start_as_current_span("work") as span:

@@ -13,11 +13,17 @@ from adapters.kafka.publisher import KafkaEventPublisher
 
 
 class _Record:
+    def __init__(self, value: bytes = b"{}") -> None:
+        self._value = value
+
     def topic(self) -> str:
         return "user-analytics"
 
     def partition(self) -> int:
         return 2
+
+    def value(self) -> bytes:
+        return self._value
 
 
 def _publisher() -> KafkaEventPublisher:
@@ -49,3 +55,26 @@ def test_without_a_handler_a_refusal_is_a_failure():
     publisher._on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Record())
 
     assert publisher.totals()[2] == 1
+
+
+def test_a_batch_refusal_by_the_broker_names_the_record_it_refused():
+    publisher, refused = _publisher(), []
+    records = [(b"user-1", b'{"n":1}'), (b"user-2", b'{"n":2}'), (b"user-3", b'{"n":2}')]
+    on_delivery = publisher._batch_callback(records, lambda index, reason: refused.append((index, reason)))
+
+    on_delivery(None, _Record(b'{"n":1}'))
+    on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Record(b'{"n":2}'))
+    on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Record(b'{"n":2}'))  # the same bytes: the next one
+
+    assert [index for index, _ in refused] == [1, 2]
+    assert refused[0][1] == "user-analytics: refused by the broker: Broker: Message size too large"
+    assert publisher.totals()[1:] == (1, 0)
+
+
+def test_a_transient_error_in_a_batch_is_a_failure():
+    publisher, refused = _publisher(), []
+    on_delivery = publisher._batch_callback([(b"user-1", b"{}")], lambda index, reason: refused.append(index))
+
+    on_delivery(KafkaError(KafkaError._MSG_TIMED_OUT), _Record())
+
+    assert refused == [] and publisher.totals()[2] == 1
