@@ -177,12 +177,14 @@ def _measure(
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Progress is read from the committed offsets (one row per partition), not count(*)
     # over a growing table, which would steal the database's CPU from the run it measures.
-    first_row_at, done_at = None, None
+    # "Steady" starts at the first commit and counts only what was committed after it: the
+    # first batches were read and processed during start-up.
+    first_row_at, first_consumed, done_at = None, 0, None
     while done_at is None:
         consumed = _consumed(engine)
         now = time.monotonic()
         if first_row_at is None and consumed > 0:
-            first_row_at = now
+            first_row_at, first_consumed = now, consumed
         if consumed >= report.delivered:
             done_at = now
         elif child.poll() is not None:
@@ -200,7 +202,7 @@ def _measure(
         partitions=settings.kafka.partitions,
         ingest_events_per_s=round(report.delivered / total, 1),
         ingest_seconds=round(total, 3),
-        steady_events_per_s=round(report.delivered / steady, 1) if steady > 0 else 0.0,
+        steady_events_per_s=round((report.delivered - first_consumed) / steady, 1) if steady > 0 else 0.0,
         startup_seconds=round((first_row_at or began) - began, 3),
         produce_events_per_s=round(produce_rate, 1),
         persisted=persisted,
