@@ -215,7 +215,7 @@ def _measure(
 
 def _consumed(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")).scalar_one()
+        return int(conn.execute(text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")).scalar_one())
 
 
 def _counts(engine) -> tuple[int, int, int]:
