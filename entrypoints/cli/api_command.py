@@ -8,14 +8,8 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
-from prometheus_client import REGISTRY
 
-from entrypoints.api.auth import ApiKeys
-from entrypoints.api.wiring import api_from_container
 from entrypoints.cli.common import load_settings, platform
-from entrypoints.metrics_federation import FederatedMetrics
-from entrypoints.producer_metrics import ProducerCollector
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +23,15 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (default ANALYTICS_API_PORT or 8000).")] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /schema, Swagger UI at /schema/swagger)."""
+    # Litestar and uvicorn: only this command pays their import, not every `analytics` process.
+    import uvicorn
+    from prometheus_client import REGISTRY
+
+    from entrypoints.api.auth import ApiKeys
+    from entrypoints.api.wiring import api_from_container
+    from entrypoints.metrics_federation import FederatedMetrics
+    from entrypoints.producer_metrics import ProducerCollector
+
     settings = load_settings("analytics-api")
     if settings.api_keys is None:
         raise typer.BadParameter("set ANALYTICS_API_KEYS (key:role,...); `analytics up` generates one for you")

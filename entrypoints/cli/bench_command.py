@@ -8,12 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from adapters.postgres.engine import create_database, drop_database
-from entrypoints.bench import run_ingest_bench
-from entrypoints.bench_api import run_api_bench
 from entrypoints.cli.common import load_settings, platform
 
 
@@ -47,6 +42,13 @@ def bench(
 ) -> None:
     """Benchmark: pre-fill a fresh topic, time the dataflow until every event is committed;
     with --api, then read and post through `analytics api` from this (separate) process."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapters.postgres.engine import drop_database
+    from entrypoints.bench import run_ingest_bench
+    from entrypoints.bench_api import run_api_bench
+
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
         database_url = _fresh_database(services)
@@ -106,4 +108,6 @@ def _rates(spec: str) -> list[float]:
 
 
 def _fresh_database(services) -> str:
+    from adapters.postgres.engine import create_database
+
     return create_database(services.endpoints.database_url, f"analytics_bench_{time.strftime('%Y%m%d%H%M%S')}")

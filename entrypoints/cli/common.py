@@ -1,24 +1,32 @@
-"""What every command needs: settings, logs, endpoints and the container."""
+"""What every command needs: settings, logs, endpoints and the container.
+
+Light to import: `entrypoints.cli.main` imports every command module to build the CLI, so what a
+command needs to run (settings, the container, the embedded services) is imported when it runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from adapters.postgres.engine import upgrade_schema
-from entrypoints.containers import Container, build_container
-from entrypoints.local_services import LocalServices
-from entrypoints.logs import configure_logging
-from entrypoints.settings import Settings
-from entrypoints.tracing import configure_tracing
+if TYPE_CHECKING:
+    from entrypoints.containers import Container
+    from entrypoints.local_services import LocalServices
+    from entrypoints.settings import Settings
 
 
 def load_settings(tracing_as: str | None = None, *, sample_ratio: float = 1.0) -> Settings:
     """Settings, logging, and with `tracing_as` (a service name) this process's tracer provider;
     `sample_ratio` is the share of new traces it samples unless `ANALYTICS_TRACE_SAMPLE_RATIO` says."""
+    from entrypoints.logs import configure_logging
+    from entrypoints.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_level)
     if tracing_as is not None:
+        from entrypoints.tracing import configure_tracing
+
         configure_tracing(tracing_as, settings.tracing, sample_ratio)
     return settings
 
@@ -28,10 +36,15 @@ def platform(
     settings: Settings, *, own_broker: bool = False, migrate: bool = False
 ) -> Iterator[tuple[LocalServices, Container]]:
     """Endpoints resolved (embedded services started if needed) and a wired container."""
+    from entrypoints.containers import build_container
+    from entrypoints.local_services import LocalServices
+
     with LocalServices(settings, own_broker=own_broker) as services:
         container = build_container(settings, services.endpoints)
         try:
             if migrate:
+                from adapters.postgres.engine import upgrade_schema
+
                 upgrade_schema(container.gateways.engine())
             yield services, container
         finally:

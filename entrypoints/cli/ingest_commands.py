@@ -12,11 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.kafka.topics import ensure_topics
 from entrypoints.cli.common import load_settings, platform
-from entrypoints.feeding import produce_generated, produce_lines, produce_records
-from entrypoints.processor import run_cluster, run_in_this_process
-from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
 
 # Bulk producers trace 1% of their events by default: each traced event costs the dataflow a
 # handful of spans, which at full rate would cost more than the processing they describe.
@@ -80,6 +76,8 @@ def generate(
             out.write(value + b"\n")
         out.flush()
         return
+    from entrypoints.feeding import produce_generated, produce_records
+
     with platform(settings) as (_, container):
         ensure_platform_topics(container)
         publisher, topic = container.gateways.publisher(), settings.kafka.events_topic
@@ -96,6 +94,8 @@ def produce(
     source: Annotated[str, typer.Argument(help="File of JSON-lines events, or - for stdin.")] = "-",
 ) -> None:
     """Produce JSON-lines events to `user-events`; bad lines are dead-lettered by the dataflow."""
+    from entrypoints.feeding import produce_lines
+
     settings = load_settings("analytics-producer", sample_ratio=GENERATED_TRACES)
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")
     with stream, platform(settings) as (_, container):
@@ -117,6 +117,9 @@ def process(
     addresses: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the Bytewax dataflow; resumes from the offsets committed with the data."""
+    # The dataflow and what it needs, and nothing of the API: every cluster member runs this.
+    from entrypoints.processor import run_cluster, run_in_this_process
+
     settings = load_settings("analytics-processor")
     with platform(settings, migrate=process_id is None) as (services, container):
         if processes > 1 and process_id is None:
@@ -132,6 +135,8 @@ def process(
 
 
 def ensure_platform_topics(container) -> None:
+    from adapters.kafka.topics import ensure_topics
+
     settings = container.settings()
     kafka = settings.kafka
     topics = {name: kafka.partitions for name in (kafka.events_topic, kafka.analytics_topic, kafka.anomalies_topic)}
@@ -167,6 +172,8 @@ def _seed(seed: int | None) -> int:
 
 
 def _export_producer_metrics(publisher: KafkaEventPublisher, source: str, port: int | None) -> None:
+    from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
+
     watch_publisher(publisher, source)
     if port is not None:
         serve_producer_metrics(port)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,8 @@ def evaluate(
 ) -> None:
     """ROC-AUC and PR-AUC of Isolation Forest, Half-Space Trees and their combined score on a labelled
     generated stream (as the platform scores it), and of both detectors on River's Shuttle stream."""
+    from rich.console import Console
+
     console = Console(stderr=True)
     report: dict[str, Any] = {}
     with console.status(f"scoring a generated stream of {count:,} events (seed {seed})..."):
@@ -62,6 +65,8 @@ def _quality_table(report: dict[str, Any]) -> Table:
     ]
     if shuttle:
         captions.append(f"Shuttle: {shuttle['samples']:,} rows, {shuttle['anomalies']:,} anomalous")
+    from rich.table import Table
+
     table = Table(title="analytics evaluate: anomaly detectors", caption="\n".join(captions), caption_justify="left")
     for column in ("data", "detector", "ROC-AUC", "PR-AUC", "time"):
         table.add_column(column, justify="left" if column in ("data", "detector") else "right")
@@ -81,6 +86,8 @@ def _aucs(figures: dict[str, Any]) -> tuple[str, str]:
 
 
 def _kinds_table(stream: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"per anomaly kind: combined score >= {stream['combined']['threshold']}")
     for column in ("kind", "events", "recall", "ROC-AUC vs normal"):
         table.add_column(column, justify="left" if column == "kind" else "right")

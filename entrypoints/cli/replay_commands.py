@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from application.replay import rebuild_projections, replay_dead_letters
-from domain.failures import ErrorType
+from domain.failures import ErrorType  # the type of --error-type: typer needs it to build the command
 from entrypoints.cli.common import load_settings, platform
 
 
@@ -22,6 +20,10 @@ def register(app: typer.Typer) -> None:
 
 def replay() -> None:
     """Rebuild every projection (users, daily_stats, windows, sessions) from the event log."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from application.replay import rebuild_projections
+
     settings = load_settings()
     with (
         platform(settings, migrate=True) as (_, container),
@@ -42,6 +44,8 @@ def dlq_replay(
     ] = None,
 ) -> None:
     """Send dead letters (fixed in place, or failing a rule since changed) through the log again."""
+    from application.replay import replay_dead_letters
+
     settings = load_settings()
     with platform(settings) as (_, container):
         result = replay_dead_letters(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.postgres.engine import upgrade_schema
-from entrypoints.api.auth import generate_key
 from entrypoints.cli.common import load_settings, platform
 from entrypoints.cli.ingest_commands import GENERATED_TRACES, ensure_platform_topics
-from entrypoints.local_run import LocalApi, LocalRun
+
+if TYPE_CHECKING:
+    from entrypoints.local_run import LocalApi
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +35,8 @@ def up(
     """The whole platform here: broker, Postgres, migrations, dataflow and a live generator."""
     if exit_when_done and events is None:
         raise typer.BadParameter("--exit-when-done needs --events N", param_hint="--exit-when-done")
+    from entrypoints.local_run import LocalRun
+
     settings = load_settings("analytics-generator", sample_ratio=GENERATED_TRACES)
     with platform(settings, own_broker=True, migrate=True) as (services, container):
         ensure_platform_topics(container)
@@ -60,6 +62,8 @@ def services() -> None:
 
 def migrate() -> None:
     """Run `alembic upgrade head` against the configured database."""
+    from adapters.postgres.engine import upgrade_schema
+
     settings = load_settings()
     with platform(settings) as (local, container):
         upgrade_schema(container.gateways.engine())
@@ -68,6 +72,9 @@ def migrate() -> None:
 
 def _local_api(settings, port: int | None) -> LocalApi:
     """The configured keys, or one admin key made for this run (printed, never logged)."""
+    from entrypoints.api.auth import generate_key
+    from entrypoints.local_run import LocalApi
+
     host, port = settings.api.host, port if port is not None else settings.api.port
     if settings.api_keys is not None:
         return LocalApi(host, port, settings.api_keys.get_secret_value())

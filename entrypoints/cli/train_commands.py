@@ -19,20 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from adapters.ml.isolation_forest import fit_isolation_forest
-from adapters.ml.model_store import FileModelRegistry
-from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
-from adapters.postgres.churn import PostgresChurnEventSource, save_churn_scores
-from application.anomaly_training import DEFAULT_MIN_EVENTS, NotEnoughEvents, train_anomaly
-from application.churn import NotEnoughHistory, train_churn
-from domain.detection import BATCH_DETECTOR
 from entrypoints.cli.common import load_settings, platform
 
 train = typer.Typer(help="Train models from the event store and publish their scores.", no_args_is_help=True)
 CHURN_KIND = "churn"
+# `application.anomaly_training.DEFAULT_MIN_EVENTS`, the default of --min-events, copied so that building
+# the CLI does not import the training code; tests/unit/test_cli_imports.py checks the two agree.
+DEFAULT_MIN_EVENTS = 1_000
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +39,10 @@ def churn(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
 ) -> None:
     """Train the churn model (earlier cutoff to train, later to validate), save it, score every user."""
+    from adapters.ml.model_store import FileModelRegistry
+    from adapters.postgres.churn import PostgresChurnEventSource, save_churn_scores
+    from application.churn import NotEnoughHistory, train_churn
+
     settings = load_settings()
     now = datetime.now(UTC)
     with platform(settings) as (_, container):
@@ -105,6 +103,14 @@ def anomaly(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
 ) -> None:
     """Train the batch anomaly detector on the latest window of events, save it and record it in `models`."""
+    from rich.console import Console
+
+    from adapters.ml.isolation_forest import fit_isolation_forest
+    from adapters.ml.model_store import FileModelRegistry
+    from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
+    from application.anomaly_training import NotEnoughEvents, train_anomaly
+    from domain.detection import BATCH_DETECTOR
+
     settings = load_settings()
     now = datetime.now(UTC)
     labels = _read_labels(labels_path) if labels_path else None
@@ -155,6 +161,9 @@ def _read_labels(path: Path) -> dict[str, bool]:
 
 
 def _print_table(summary: dict[str, Any], *, title: str = "analytics train churn") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
