@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -33,6 +31,7 @@ from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
 from entrypoints.bench_baseline import run_baseline
+from entrypoints.bench_dataflow import log_tail, start_dataflow
 from entrypoints.bench_latency import run_latency_bench
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, produce_generated
@@ -164,17 +163,9 @@ def _measure(
     engine = create_postgres_engine(database_url, pool_size=2)
     upgrade_schema(engine)
     env = {**env, "ANALYTICS_KAFKA_EVENTS_TOPIC": topic, "ANALYTICS_PROCESSOR_CONSUMER": f"bench-{stamp}"}
-    command = [
-        sys.executable,
-        "-m",
-        "entrypoints.cli.main",
-        "process",
-        "--until-caught-up",
-        "--processes",
-        str(processes),
-    ]
+    log_path = Path(env["ANALYTICS_DATA_DIR"]) / f"dataflow-{stamp}.log"
     began = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = start_dataflow(["--until-caught-up", "--processes", str(processes)], env, log_path)
     # Progress is read from the committed offsets (one row per partition), not count(*)
     # over a growing table, which would steal the database's CPU from the run it measures.
     # "Steady" starts at the first commit and counts only what was committed after it: the
@@ -188,7 +179,7 @@ def _measure(
         if consumed >= report.delivered:
             done_at = now
         elif child.poll() is not None:
-            raise RuntimeError(f"the dataflow exited early: {child.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"the dataflow exited early: {log_tail(log_path)}")
         else:
             time.sleep(0.05)
     persisted, failed, anomalies = _counts(engine)

@@ -14,11 +14,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text
 from adapters.kafka.topics import delete_topics, ensure_topics
 from application.ports.event_log import EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
+from entrypoints.bench_dataflow import log_tail, start_dataflow
 from entrypoints.feeding import Pacer
 from entrypoints.processor import free_port
 
@@ -127,18 +128,18 @@ def _one_rate(
         "ANALYTICS_PROCESSOR_CONSUMER": consumer,
         "ANALYTICS_PROCESSOR_METRICS_PORT": str(port),
     }
-    command = [sys.executable, "-m", "entrypoints.cli.main", "process", "--processes", str(processes)]
-    child = subprocess.Popen(command, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = Path(env["ANALYTICS_DATA_DIR"]) / f"dataflow-{consumer}.log"
+    child = start_dataflow(["--processes", str(processes)], child_env, log_path)
     try:
         count = max(1, int(rate * seconds))
         records = _records(WARM_UP_EVENTS + count)
         _publish(publisher, topic, records[:WARM_UP_EVENTS], rate=min(rate, 2_000.0))
-        _wait_consumed(engine, consumer, WARM_UP_EVENTS, child)
+        _wait_consumed(engine, consumer, WARM_UP_EVENTS, child, log_path)
         before = scrape_buckets(ports)
         started = time.monotonic()
         _publish(publisher, topic, records[WARM_UP_EVENTS:], rate=rate)
         achieved = count / (time.monotonic() - started)
-        _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child)
+        _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child, log_path)
         after = scrape_buckets(ports)
     finally:
         child.send_signal(signal.SIGINT)
@@ -176,7 +177,9 @@ def _publish(publisher: EventPublisher, topic: str, records: Sequence[tuple[byte
         raise RuntimeError(f"{report.pending} records not acknowledged by the broker")
 
 
-def _wait_consumed(engine: Engine, consumer: str, count: int, child: subprocess.Popen, timeout: float = 600) -> None:
+def _wait_consumed(
+    engine: Engine, consumer: str, count: int, child: subprocess.Popen, log_path: Path, timeout: float = 600
+) -> None:
     deadline = time.monotonic() + timeout
     query = text("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer LIKE :consumer")
     while True:
@@ -185,7 +188,7 @@ def _wait_consumed(engine: Engine, consumer: str, count: int, child: subprocess.
         if consumed >= count:
             return
         if child.poll() is not None:
-            raise RuntimeError(f"the dataflow exited: {child.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"the dataflow exited: {log_tail(log_path)}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {consumed} of {count} records committed after {timeout} s")
         time.sleep(0.05)

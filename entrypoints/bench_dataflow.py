@@ -1,0 +1,30 @@
+"""`analytics bench`: the dataflow it measures, run as `analytics process` in a child process.
+
+The child's log goes to a file in the bench's data directory, never to a pipe nobody reads
+while it runs: a chatty run (debug logs, many dead letters) would fill the pipe and stall the
+very dataflow being timed. Its tail is what a failure reports.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`analytics process ARGS`, logging to `log_path`."""
+    with log_path.open("ab") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli.main", "process", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
+def log_tail(log_path: Path, chars: int = 2000) -> str:
+    try:
+        return log_path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return ""
