@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from application.messages import ReceivedEvent
 from domain.enrichment import Enrichment
 from domain.windows import minute_of
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessedEvent:
+class ProcessedEvent(NamedTuple):
     """A newly stored event with its event-time verdicts, enrichment and window."""
 
     received: ReceivedEvent

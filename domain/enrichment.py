@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from domain.country_zones import COUNTRY_ZONE
@@ -14,8 +14,7 @@ from domain.sessions import Placement
 from domain.users import UserHistory
 
 
-@dataclass(frozen=True, slots=True)
-class Enrichment:
+class Enrichment(NamedTuple):
     local_day: date  # in the country's main time zone
     local_hour: int
     is_new_user: bool  # the first event the platform has of this user

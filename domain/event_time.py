@@ -15,15 +15,14 @@ every decision independently:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 DEFAULT_ALLOWED_LATENESS = timedelta(minutes=5)
 DEFAULT_MAX_FUTURE = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True)
-class EventTiming:
+class EventTiming(NamedTuple):
     event_time: datetime
     late: bool
     future_clamped: bool
