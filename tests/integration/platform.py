@@ -72,6 +72,11 @@ def analytics(*args: str, env: dict[str, str], timeout: float = 120) -> subproce
     )
 
 
+STOP_TIMEOUT = 90.0
+"""How long a signalled `analytics` process may take to stop. It takes well under a second; the
+bound is generous because a shared CI host has been seen to stall this VM for 40 s at a time."""
+
+
 def start_analytics(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(

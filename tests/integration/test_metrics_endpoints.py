@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from entrypoints.metrics_catalog import exported_metric_names
 from tests.factories import event_doc
-from tests.integration.platform import Database, analytics, platform_env, start_analytics
+from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +112,7 @@ def _missing(body: str) -> list[str]:
     return missing
 
 
-def _stop(process: subprocess.Popen, stop_signal: signal.Signals, timeout: float = 45) -> int | None:
+def _stop(process: subprocess.Popen, stop_signal: signal.Signals, timeout: float = STOP_TIMEOUT) -> int | None:
     """Signal `process`, wait; kill it on timeout. Its exit code, or None when it had to be killed."""
     if process.poll() is not None:
         return process.returncode

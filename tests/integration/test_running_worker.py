@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.handmade_stream import HandmadeStream, LabelledRecord
-from tests.integration.platform import Database, analytics, platform_env, start_analytics
+from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_worker_serves_metrics_and_swaps_in_a_new_model_without_restart(kafka_bo
         caught_up = _wait_for(port, lambda m: _total(m, "analytics_consumer_lag") == 0)
     finally:
         worker.send_signal(signal.SIGINT)
-        worker.wait(timeout=30)
+        worker.wait(timeout=STOP_TIMEOUT)
 
     assert after[("analytics_anomaly_model_info", (("version", version),))] == 1
     processed = _total(caught_up, "analytics_events_processed_total")
@@ -141,7 +141,7 @@ def test_worker_trains_its_first_model_once_enough_events_are_stored(kafka_boots
             in_service = [labels for n, labels in _metrics(port) if n == "analytics_anomaly_model_info" and labels]
     finally:
         worker.send_signal(signal.SIGINT)
-        worker.wait(timeout=30)
+        worker.wait(timeout=STOP_TIMEOUT)
 
     assert in_service, (tmp_path / "worker.log").read_text()[-3000:]
     (version,) = [dict(labels)["version"] for labels in in_service]

@@ -14,7 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.factories import event_doc
-from tests.integration.platform import platform_env, start_analytics
+from tests.integration.platform import STOP_TIMEOUT, platform_env, start_analytics
 
 pytestmark = pytest.mark.integration
 
@@ -109,8 +109,8 @@ def test_one_trace_id_connects_the_api_request_the_kafka_message_and_the_databas
     finally:
         api.send_signal(signal.SIGTERM)
         worker.send_signal(signal.SIGINT)
-        api.wait(timeout=30)
-        worker.wait(timeout=30)
+        api.wait(timeout=STOP_TIMEOUT)
+        worker.wait(timeout=STOP_TIMEOUT)
         receiver.shutdown()
 
     trace_id = producers[0][2]
