@@ -157,6 +157,7 @@ def run_in_this_process(
         retrainer = container.services.retrainer()
         threading.Thread(target=retrainer.run, args=(stop_training,), name="retrainer", daemon=True).start()
     collector.start()
+    listen_for_stop_signals()
     try:
         cli_main(flow, workers_per_process=workers, process_id=process_id, addresses=addresses)
     except BytewaxRuntimeError as error:
@@ -169,6 +170,18 @@ def run_in_this_process(
         stop_training.set()
 
 
+def listen_for_stop_signals() -> None:
+    """SIGINT and SIGTERM both stop this process cleanly, as Ctrl-C does.
+
+    Bytewax stops on the KeyboardInterrupt that Python's SIGINT handler raises, and SIGINT is
+    how `analytics up` and a cluster's parent stop a dataflow. But a process started in the
+    background by a non-interactive shell (`analytics up &` in a script) inherits SIGINT
+    *ignored*, and Python then installs no handler: the dataflow could never be stopped
+    gracefully. SIGTERM (what docker and kubernetes send) would kill it without the clean stop."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: list[str] = ()) -> int:
     """Start `processes` cluster members (each reads its own share of partitions); wait.
 
@@ -176,6 +189,7 @@ def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: l
     restart resumes from the offsets committed with the data.
     """
     addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
+    listen_for_stop_signals()  # a stopped parent stops its members, never orphans them
     members = [
         subprocess.Popen(
             [
