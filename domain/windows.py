@@ -58,12 +58,6 @@ class Totals:
     purchases: int = 0
     revenue: Decimal = field(default_factory=Decimal)
 
-    def add(self, event: UserEvent) -> None:
-        self.events += 1
-        if event.event_type == EventType.PURCHASE:
-            self.purchases += 1
-            self.revenue += event.value or 0
-
 
 WindowKey = tuple[datetime, str, str]  # (minute start, dimension, key)
 DayKey = tuple[date, str, str]  # (UTC day, event_type, country)
