@@ -88,5 +88,10 @@ def test_scores_rank_a_handmade_labelled_stream_after_training_and_restart(kafka
     published = [
         json.loads(m.value) for p, end in reader.end_offsets(topic).items() for m in reader.read(topic, p, 0, end)
     ]
-    assert sorted(m["event"]["event_id"] for m in published) == sorted(row[0] for row in flagged)
+    # The topic is at least once (README): a batch retried after a broker or database hiccup
+    # publishes its anomalies again, so copies may repeat, but each flagged row is there and
+    # nothing else is, and a repeated copy says the same as the first.
+    assert {m["event"]["event_id"] for m in published} == {row[0] for row in flagged}
+    scores = {row[0]: row[1] for row in flagged}
+    assert all(m["anomaly"]["score"] == scores[m["event"]["event_id"]] for m in published)
     assert all(m["anomaly"]["reasons"] and 0.0 <= m["anomaly"]["score"] <= 1.0 for m in published)
