@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
 from entrypoints.bench_baseline import run_baseline
-from entrypoints.bench_dataflow import log_tail, start_dataflow
+from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.bench_latency import run_latency_bench
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, produce_generated
@@ -166,24 +167,12 @@ def _measure(
     log_path = Path(env["ANALYTICS_DATA_DIR"]) / f"dataflow-{stamp}.log"
     began = time.monotonic()
     child = start_dataflow(["--until-caught-up", "--processes", str(processes)], env, log_path)
-    # Progress is read from the committed offsets (one row per partition), not count(*)
-    # over a growing table, which would steal the database's CPU from the run it measures.
-    # "Steady" starts at the first commit and counts only what was committed after it: the
-    # first batches were read and processed during start-up.
-    first_row_at, first_consumed, done_at = None, 0, None
-    while done_at is None:
-        consumed = _consumed(engine)
-        now = time.monotonic()
-        if first_row_at is None and consumed > 0:
-            first_row_at, first_consumed = now, consumed
-        if consumed >= report.delivered:
-            done_at = now
-        elif child.poll() is not None:
-            raise RuntimeError(f"the dataflow exited early: {log_tail(log_path)}")
-        else:
-            time.sleep(0.05)
-    persisted, failed, anomalies = _counts(engine)
-    child.wait(timeout=60)
+    try:
+        first_row_at, first_consumed, done_at = _wait_until_committed(engine, report.delivered, child, log_path)
+        persisted, failed, anomalies = _counts(engine)
+        child.wait(timeout=60)
+    finally:
+        stop_dataflow(child)  # only if the bench stopped early (an error, Ctrl-C, SIGTERM)
     engine.dispose()
     total = done_at - began
     steady = done_at - (first_row_at or began)
@@ -202,6 +191,28 @@ def _measure(
         anomalies=anomalies,
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     )
+
+
+def _wait_until_committed(
+    engine, delivered: int, child: subprocess.Popen, log_path: Path
+) -> tuple[float | None, int, float]:
+    """(first commit's time, events consumed by then, time all `delivered` events were committed).
+
+    Progress is read from the committed offsets (one row per partition), not count(*) over a
+    growing table, which would steal the database's CPU from the run it measures. "Steady" starts
+    at the first commit and counts only what was committed after it: the first batches were read
+    and processed during start-up."""
+    first_row_at, first_consumed = None, 0
+    while True:
+        consumed = _consumed(engine)
+        now = time.monotonic()
+        if first_row_at is None and consumed > 0:
+            first_row_at, first_consumed = now, consumed
+        if consumed >= delivered:
+            return first_row_at, first_consumed, now
+        if child.poll() is not None:
+            raise RuntimeError(f"the dataflow exited early: {log_tail(log_path)}")
+        time.sleep(0.05)
 
 
 def _consumed(engine) -> int:

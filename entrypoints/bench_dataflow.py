@@ -7,6 +7,7 @@ very dataflow being timed. Its tail is what a failure reports.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,19 @@ def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subp
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
+
+
+def stop_dataflow(child: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Stop the child as Ctrl-C does (it commits what it has), killing it if it does not stop in
+    `timeout` seconds; nothing if it has exited. A bench that stops early leaves no dataflow behind."""
+    if child.poll() is not None:
+        return
+    child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def log_tail(log_path: Path, chars: int = 2000) -> str:

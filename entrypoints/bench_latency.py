@@ -11,7 +11,6 @@ grows with the run: the figure says so rather than hiding it.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -27,7 +26,7 @@ from sqlalchemy import Engine, text
 from adapters.kafka.topics import delete_topics, ensure_topics
 from application.ports.event_log import EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
-from entrypoints.bench_dataflow import log_tail, start_dataflow
+from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.feeding import Pacer
 from entrypoints.processor import free_port
 
@@ -142,12 +141,7 @@ def _one_rate(
         _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child, log_path)
         after = scrape_buckets(ports)
     finally:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_dataflow(child)
     buckets = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
     slowest = next((bound for bound, cumulative in buckets if cumulative >= buckets[-1][1]), float("nan"))
     return LatencyRun(

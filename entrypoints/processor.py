@@ -31,6 +31,7 @@ from dataflows.store_sink import StoreSink
 from entrypoints.containers import Container
 from entrypoints.gc_pacing import BatchPacedCollector
 from entrypoints.producer_metrics import watch_publisher
+from entrypoints.stop_signals import listen_for_stop_signals
 from entrypoints.worker_metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -168,18 +169,6 @@ def run_in_this_process(
         log.info("dataflow stopped by signal")
     finally:
         stop_training.set()
-
-
-def listen_for_stop_signals() -> None:
-    """SIGINT and SIGTERM both stop this process cleanly, as Ctrl-C does.
-
-    Bytewax stops on the KeyboardInterrupt that Python's SIGINT handler raises, and SIGINT is
-    how `analytics up` and a cluster's parent stop a dataflow. But a process started in the
-    background by a non-interactive shell (`analytics up &` in a script) inherits SIGINT
-    *ignored*, and Python then installs no handler: the dataflow could never be stopped
-    gracefully. SIGTERM (what docker and kubernetes send) would kill it without the clean stop."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: list[str] = ()) -> int:

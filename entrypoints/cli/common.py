@@ -38,7 +38,9 @@ def platform(
     """Endpoints resolved (embedded services started if needed) and a wired container."""
     from entrypoints.containers import build_container
     from entrypoints.local_services import LocalServices
+    from entrypoints.stop_signals import listen_for_stop_signals
 
+    listen_for_stop_signals()  # so a SIGTERM stops the embedded services too, never orphans them
     with LocalServices(settings, own_broker=own_broker) as services:
         container = build_container(settings, services.endpoints)
         try:
