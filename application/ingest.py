@@ -10,7 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules, first_occurrences
-from application.ports.event_log import AnomalyPublisher, ProcessedEventPublisher, Refusals
+from application.ports.event_log import Acknowledgement, AnomalyPublisher, ProcessedEventPublisher, Refusals
 from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
 from application.scoring import PartitionScorer, Scoring
@@ -140,27 +140,32 @@ def _store_events(
         new = uow.events.add_new(fresh, scored.scores)
         if len(new) < len(fresh) and not look_first:
             raise _AlreadyStored()
-    refused: Refusals = []
+    # Records are queued for the output topics as soon as they exist and acknowledged once, at
+    # the end: the broker's round trip overlaps the anomalies' insert instead of adding to it.
+    published: list[Acknowledgement] = []
     if new:
         history, placements = apply_user_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
             timed = [(r.event, r.event_time) for r in new]
             enrichments = enrich(timed, history, placements)
             score = scored.scores.get if scored is not None else _unscored
-            refused += recorder.publisher.publish_processed(
-                [ProcessedEvent(r, e, score(r.event.event_id)) for r, e in zip(new, enrichments, strict=True)]
+            published.append(
+                recorder.publisher.publish_processed(
+                    [ProcessedEvent(r, e, score(r.event.event_id)) for r, e in zip(new, enrichments, strict=True)]
+                )
             )
-    if scored is None:
-        return _Stored(new, refused=_publish_failures(refused, recorder.processor_version, now))
-    anomalies = scored.anomalies
+    anomalies = scored.anomalies if scored is not None else []
     if anomalies and len(new) < len(scored.scores):  # another writer stored some first: not ours to flag
         inserted = {r.event.event_id for r in new}
         anomalies = [a for a in anomalies if a.event_id in inserted]
     if anomalies:
-        uow.anomalies.add(anomalies)
         if recorder.anomaly_publisher is not None:
-            refused += recorder.anomaly_publisher.publish_anomalies(anomalies)
+            published.append(recorder.anomaly_publisher.publish_anomalies(anomalies))
+        uow.anomalies.add(anomalies)
+    refused: Refusals = [refusal for acknowledgement in published for refusal in acknowledgement.wait()]
     failures = _publish_failures(refused, recorder.processor_version, now)
+    if scored is None:
+        return _Stored(new, refused=failures)
     return _Stored(new, len(anomalies), scored.model_version, scored.seconds, failures)
 
 

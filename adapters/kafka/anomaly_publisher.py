@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import orjson
 
-from adapters.kafka.acknowledged import publish_acknowledged
+from adapters.kafka.acknowledged import publish_unacknowledged
 from application.messages import Anomaly
-from application.ports.event_log import EventPublisher, Refusals
+from application.ports.event_log import Acknowledged, Acknowledgement, EventPublisher
 
 
 def anomaly_json(anomaly: Anomaly) -> bytes:
@@ -36,10 +36,10 @@ class KafkaAnomalyPublisher:
         self._topic = topic
         self._flush_timeout = flush_timeout
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Refusals:
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Acknowledgement:
         if not anomalies:
-            return []
-        return publish_acknowledged(
+            return Acknowledged()
+        return publish_unacknowledged(
             self._publisher,
             self._topic,
             [anomaly.received for anomaly in anomalies],

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import orjson
 
-from adapters.kafka.acknowledged import publish_acknowledged
-from application.ports.event_log import EventPublisher, Refusals
+from adapters.kafka.acknowledged import publish_unacknowledged
+from application.ports.event_log import Acknowledged, Acknowledgement, EventPublisher
 from application.processed import ProcessedEvent
 
 
@@ -29,10 +29,10 @@ class KafkaProcessedEventPublisher:
         self._topic = topic
         self._flush_timeout = flush_timeout
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Refusals:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Acknowledgement:
         if not events:
-            return []
-        return publish_acknowledged(
+            return Acknowledged()
+        return publish_unacknowledged(
             self._publisher,
             self._topic,
             [processed.received for processed in events],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from application.messages import Anomaly, RawMessage, ReceivedEvent
@@ -84,19 +84,37 @@ class EventLogReader(Protocol):
         ...
 
 
+class Acknowledgement(Protocol):
+    """Records queued for an output topic, not yet known to be acknowledged."""
+
+    def wait(self) -> Refusals:
+        """Wait until the topic acknowledged them all; raise `BrokerUnavailable` if any is missing.
+        Returns the events the topic refused for good (so they are dead-lettered, not retried).
+        Waiting on one also waits on records queued before it: a batch waits once, for all."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """An `Acknowledgement` already settled: nothing was published, or the publisher is synchronous."""
+
+    refusals: Refusals = field(default_factory=list)
+
+    def wait(self) -> Refusals:
+        return self.refusals
+
+
 class ProcessedEventPublisher(Protocol):
     """Publishes processed events (see `application.processed`) downstream."""
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Refusals:
-        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing.
-        Returns the events the topic refused for good (so they are dead-lettered, not retried)."""
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Acknowledgement:
+        """Queue their records; `wait()` on the result before committing what they report."""
         ...
 
 
 class AnomalyPublisher(Protocol):
     """Publishes anomaly records (flagged events with their reasons) downstream."""
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Refusals:
-        """Publish and wait for acknowledgement; raise `BrokerUnavailable` if any is missing.
-        Returns the flagged events the topic refused for good."""
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Acknowledgement:
+        """Queue their records; `wait()` on the result before committing what they report."""
         ...

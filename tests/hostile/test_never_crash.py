@@ -23,6 +23,7 @@ from application.collector import collect, split_body
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import RawMessage
+from application.ports.event_log import Acknowledged
 from application.processed import ProcessedEvent
 from domain.errors import InvalidEvent
 from domain.events import EARLIEST_TIME, LATEST_TIME, BaseEvent
@@ -179,6 +180,6 @@ class _Published:
     def __init__(self) -> None:
         self.events: list[ProcessedEvent] = []
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> list:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Acknowledged:
         self.events.extend(events)
-        return []
+        return Acknowledged()

@@ -13,6 +13,7 @@ from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome
+from application.ports.event_log import Acknowledged
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType
 from tests.factories import T0, batch, event_doc, failed, make_event, money, received
@@ -288,7 +289,7 @@ class _RefusingTwice:
     """Refuses each event's copy twice (as a processed and an anomaly topic both might)."""
 
     def publish_processed(self, events):
-        return [(p.received, reason) for p in events for reason in ("a: too large", "b: too large")]
+        return Acknowledged([(p.received, reason) for p in events for reason in ("a: too large", "b: too large")])
 
 
 def test_an_event_refused_by_two_topics_is_one_dead_letter_with_both_reasons(state):

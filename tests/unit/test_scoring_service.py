@@ -14,6 +14,7 @@ from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.in_memory.models import InMemoryModelRegistry
 from application.ingest import Recorder
 from application.messages import Anomaly, IngestBatch, LogPosition, ReceivedEvent
+from application.ports.event_log import Acknowledged
 from application.processed import ProcessedEvent
 from application.scoring import Scoring, ScoringRules
 from application.traffic_anomalies import generate_labelled
@@ -113,16 +114,16 @@ class Published:
         self.anomalies: list[Anomaly] = []
         self.fail_next = 0
 
-    def publish_processed(self, events: Sequence[ProcessedEvent]) -> list:
+    def publish_processed(self, events: Sequence[ProcessedEvent]) -> Acknowledged:
         if self.fail_next:
             self.fail_next -= 1
             raise BrokerUnavailable("broker away")
         self.processed += events
-        return []
+        return Acknowledged()
 
-    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> list:
+    def publish_anomalies(self, anomalies: Sequence[Anomaly]) -> Acknowledged:
         self.anomalies += anomalies
-        return []
+        return Acknowledged()
 
 
 class Platform:
