@@ -14,6 +14,7 @@ import httpx
 import orjson
 from sqlalchemy import text
 
+from adapters.child_processes import stop_with_parent
 from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.postgres.engine import create_postgres_engine
 from application.traffic import generate_events
@@ -65,6 +66,7 @@ def run_api_bench(kafka_config: dict, database_url: str, *, requests: int, concu
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=stop_with_parent(),
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from adapters.child_processes import stop_with_parent
+
 
 def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """`analytics process ARGS`, logging to `log_path`."""
@@ -21,6 +23,7 @@ def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subp
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            preexec_fn=stop_with_parent(),
         )
 
 

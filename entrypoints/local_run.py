@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from adapters.child_processes import stop_with_parent
 from application.ports.event_log import DeliveryReport
 from entrypoints.containers import Container
 from entrypoints.feeding import produce_generated
@@ -191,6 +192,7 @@ def _start(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=stop_with_parent(),
     )
 
 

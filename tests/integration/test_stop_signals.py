@@ -99,3 +99,66 @@ def test_a_bench_stopped_by_sigterm_leaves_no_broker_postgres_or_dataflow_behind
     while (left := _processes_marked(marker)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left, f"left behind: {left}\n{log.read_text()[-2000:]}"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie nobody reaped yet (an orphan's new parent may never reap)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _wait_until_gone(pids: list[int], timeout: float = STOP_TIMEOUT) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc")
+def test_cluster_members_stop_when_their_parent_is_killed_with_sigkill(kafka_bootstrap, database_url, tmp_path):
+    env = platform_env(kafka_bootstrap, database_url, tmp_path)
+    log = tmp_path / "cluster.log"
+    parent = start_analytics("process", "--processes", "2", env=env, log=log)
+    try:
+        doc = event_doc()
+        (tmp_path / "one.jsonl").write_bytes(orjson.dumps(doc) + b"\n")
+        assert analytics("produce", str(tmp_path / "one.jsonl"), env=env).returncode == 0
+        db, deadline = Database(database_url), time.monotonic() + 120
+        stored = f"SELECT count(*) FROM events WHERE event_id = '{doc['event_id']}'"
+        while db.scalar(stored) == 0:  # the cluster runs and has stored an event
+            assert parent.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        members = _children(parent.pid)
+        assert len(members) == 2
+    finally:
+        parent.kill()  # no chance to stop its members itself
+        parent.wait()
+
+    assert not _wait_until_gone(members), f"members outlived their parent\n{log.read_text()[-2000:]}"
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc")
+def test_the_embedded_broker_stops_when_the_command_that_started_it_is_killed_with_sigkill(tmp_path):
+    """The broker keeps its data in memory, so nothing would ever use an orphaned one again.
+    (Embedded Postgres is different on purpose: it keeps its data on disk and the next command
+    on the same data directory adopts a server that is still running.)"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env |= {"ANALYTICS_DATA_DIR": str(tmp_path / "data")}
+    services = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli.main", "services"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert services.stdout.readline().startswith(b"ANALYTICS_KAFKA_BOOTSTRAP=")  # the broker runs
+        [broker] = [p for p in _children(services.pid) if "tansu" in Path(f"/proc/{p}/cmdline").read_text()]
+    finally:
+        services.kill()
+        services.wait()
+
+    assert not _wait_until_gone([broker], timeout=30), "the broker outlived the command that started it"
