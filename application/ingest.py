@@ -15,7 +15,7 @@ from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
 from application.scoring import PartitionScorer, Scoring
 from domain.enrichment import enrich
-from domain.errors import RejectedByStore
+from domain.errors import AlreadyStored, RejectedByStore
 from domain.failures import ErrorType, FailedEvent
 from domain.sessions import Placement, place_in_sessions
 from domain.users import UserHistory, history_before, user_activity
@@ -56,13 +56,9 @@ def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> Ba
     began = time.perf_counter()
     try:
         outcome = _in_one_transaction(recorder, batch, scorer, now, look_first=False)
-    except _AlreadyStored:  # redelivered events among them: score again, asking the store first
+    except AlreadyStored:  # redelivered events among them: redo, asking the store first
         outcome = _in_one_transaction(recorder, batch, scorer, now, look_first=True)
     return replace(outcome, write_seconds=time.perf_counter() - began)
-
-
-class _AlreadyStored(Exception):
-    """Events scored as new were in the store already: the batch is redone, looking first."""
 
 
 def _in_one_transaction(
@@ -130,16 +126,20 @@ def _store_events(
     *,
     look_first: bool = True,
 ) -> _Stored:
-    if scorer is None:
-        new, scored = uow.events.add_new(events), None
+    # Scored, learned and stored once, however often delivered. Redelivery is rare, so by default
+    # the batch is taken as all new and stored the fast way; if the store had some already, that
+    # raises `AlreadyStored` and the batch is redone (`look_first`), asking the store first.
+    if look_first:
+        fresh = uow.events.unseen(events) if scorer is not None else events
     else:
-        # Scored and learned once, however often delivered. Redelivery is rare, so by default the
-        # batch is scored as all new and redone (`look_first`) only if the store had some already.
-        fresh = uow.events.unseen(events) if look_first else list(first_occurrences(events).values())
-        scored = scorer.score(uow, fresh, now)
-        new = uow.events.add_new(fresh, scored.scores)
-        if len(new) < len(fresh) and not look_first:
-            raise _AlreadyStored()
+        fresh = list(first_occurrences(events).values())
+    scored = scorer.score(uow, fresh, now) if scorer is not None else None
+    scores = scored.scores if scored is not None else None
+    if look_first:
+        new = uow.events.add_new(fresh, scores)
+    else:
+        uow.events.add_all_new(fresh, scores)
+        new = fresh
     # Records are queued for the output topics as soon as they exist and acknowledged once, at
     # the end: the broker's round trip overlaps the anomalies' insert instead of adding to it.
     published: list[Acknowledgement] = []

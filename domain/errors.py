@@ -33,3 +33,8 @@ class BrokerUnavailable(AnalyticsError):
 
 class RejectedByStore(AnalyticsError):
     """The store refused the data itself (not a transient failure); retrying will not help."""
+
+
+class AlreadyStored(AnalyticsError):
+    """Events given as all new were not: some are stored already (a redelivery, or another writer
+    stored them first). The unit of work cannot go on: roll it back, and look before storing."""

@@ -20,6 +20,7 @@ from adapters.in_memory.projections import (
     ProjectionState,
 )
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
+from domain.errors import AlreadyStored
 from domain.events import UserEvent
 from domain.failures import FailedEvent
 from domain.users import User, merge_user
@@ -57,6 +58,11 @@ class _Events:
                     self._state.scores[event_id] = scores[event_id]
                 new.append(received)
         return new
+
+    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None) -> None:
+        if len(first_occurrences(events)) < len(events) or any(r.event.event_id in self._state.events for r in events):
+            raise AlreadyStored(f"some of {len(events)} events given as new are stored already")
+        self.add_new(events, scores)
 
     def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
         stored = self._state.events

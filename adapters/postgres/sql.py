@@ -39,6 +39,8 @@ CREATE TEMP TABLE IF NOT EXISTS sessions_incoming ON COMMIT DELETE ROWS
 """
 
 COPY_EVENTS = f"COPY events_incoming ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# Straight into `events` when the batch is believed all new (`add_all_new`); `data` as jsonb.
+COPY_EVENTS_DIRECT = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 COPY_USERS = f"COPY users_incoming ({USER_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 COPY_FAILED = f"COPY failed_incoming ({FAILED_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 

@@ -33,6 +33,14 @@ class EventRepository(Protocol):
         """
         ...
 
+    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None) -> None:
+        """Store events the caller believes are all new (distinct ids, none stored), the fastest way.
+
+        If any is stored already, raise `AlreadyStored`; the unit of work is then unusable (roll it
+        back) and the caller redoes its work with `unseen` and `add_new`. Worth it where
+        redelivery is rare: the usual batch then skips the check for each id."""
+        ...
+
     def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
         """The first occurrence (in log order) of each id that is not stored yet."""
         ...

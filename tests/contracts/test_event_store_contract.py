@@ -9,6 +9,7 @@ import pytest
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from application.messages import Anomaly, LogPosition
+from domain.errors import AlreadyStored
 from domain.users import user_activity
 from tests.factories import T0, failed, make_event, money, received
 
@@ -165,6 +166,37 @@ class EventStoreContract:
         with start_uow() as uow:
             assert uow.events.anomaly_score(scored.event.event_id) == 0.875
             assert uow.events.anomaly_score(unscored.event.event_id) is None
+
+    def test_all_new_events_are_stored_as_sent_with_their_scores(self, start_uow):
+        events = [
+            make_event("purchase", user_id="ann", value="10.50"),
+            make_event("search", user_id="ann", data={"query": 'naïve "quoted" \\ ✓ 日本', "results_count": 0}),
+            make_event("page_view", user_id="ann", data={"page": "/a", "referrer": None}),  # a null the client sent
+        ]
+        given = [received(e, offset=i) for i, e in enumerate(events)]
+        with start_uow() as uow:
+            uow.events.add_all_new(given, {events[0].event_id: 0.5})
+            uow.events.add_all_new([])
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.events.count() == 3
+            assert uow.events.anomaly_score(events[0].event_id) == 0.5
+            assert uow.events.anomaly_score(events[1].event_id) is None
+            stored = {e.event_id: e for e, _ in uow.events.recent_by_user(["ann"], 10)["ann"]}
+        assert [stored[e.event_id] for e in events] == events  # data and all, as validated
+        assert stored[events[2].event_id].data_dict() == {"page": "/a", "referrer": None}
+
+    def test_all_new_refuses_a_batch_with_a_stored_or_repeated_id_and_stores_none_of_it(self, start_uow):
+        stored, fresh = received(make_event(), offset=0), received(make_event(), offset=1)
+        with start_uow() as uow:
+            uow.events.add_new([stored])
+            uow.commit()
+        for batch in ([fresh, stored], [fresh, received(fresh.event, offset=2)]):
+            with pytest.raises(AlreadyStored), start_uow() as uow:
+                uow.events.add_all_new(batch)
+            with start_uow() as uow:
+                assert uow.events.count() == 1
+                assert uow.events.unseen([fresh]) == [fresh]
 
     def test_recent_by_user_gives_each_users_latest_events_oldest_first(self, start_uow):
         def at(minutes: int, user: str = "ann", **fields):

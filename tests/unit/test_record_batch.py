@@ -181,11 +181,18 @@ class _PoisonRejectingEvents:
         self._inner = inner
         self.calls = 0
 
-    def add_new(self, events):
+    def add_new(self, events, scores=None):
+        self._refuse_poison(events)
+        return self._inner.add_new(events, scores)
+
+    def add_all_new(self, events, scores=None):
+        self._refuse_poison(events)
+        return self._inner.add_all_new(events, scores)
+
+    def _refuse_poison(self, events) -> None:
         self.calls += 1
         if any(r.event.user_id == "poison" for r in events):
             raise RejectedByStore("value violates check constraint")
-        return self._inner.add_new(events)
 
     def count(self):
         return self._inner.count()
