@@ -161,5 +161,16 @@ def test_the_embedded_broker_stops_when_the_command_that_started_it_is_killed_wi
     finally:
         services.kill()
         services.wait()
+        _stop_postgres(tmp_path / "data" / "embedded" / "postgres")  # left running on purpose: not this test's
 
     assert not _wait_until_gone([broker], timeout=30), "the broker outlived the command that started it"
+
+
+def _stop_postgres(data_dir: Path) -> None:
+    """Fast shutdown (SIGINT) of the server running on `data_dir`, if any."""
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    os.kill(postmaster, signal.SIGINT)
+    _wait_until_gone([postmaster], timeout=30)
