@@ -1,6 +1,7 @@
 """Repositories of events, users and dead letters on one SQLAlchemy connection. Bulk writes go
 through COPY into per-connection staging tables (`adapters.postgres.staging`), then one
-set-based statement: per-row INSERTs are the bottleneck this design avoids.
+set-based statement: per-row INSERTs are the bottleneck this design avoids. Events taken as
+all new skip the staging table (`add_all_new`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class PostgresEventRepository(CopyingRepository):
             return
         try:
             with translated_errors(), self._cursor() as cur:
-                cur.adapters.register_dumper(_JsonText, _JsonTextAsJsonb)  # this cursor's jsonb: text as is
+                cur.adapters.register_dumper(None, _JsonTextAsJsonb)  # this cursor's jsonb columns: text as is
                 self._copy(cur, sql.COPY_EVENTS_DIRECT, _event_rows(events, scores))
         except RejectedByStore as error:
             if isinstance(error.__cause__, psycopg.errors.UniqueViolation):
@@ -301,10 +302,6 @@ def _event_rows(events: Iterable[ReceivedEvent], scores: Mapping[UUID, float] | 
             timing.future_clamped,
             score(e.event_id),
         )
-
-
-class _JsonText(str):
-    """Only here to register the dumper below: COPY picks dumpers by column type, not by value."""
 
 
 class _JsonTextAsJsonb(Dumper):
