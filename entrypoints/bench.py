@@ -78,6 +78,7 @@ def run_ingest_bench(
     baseline_events: int = 0,
 ) -> BenchReport:
     settings = container.settings()
+    reference_before = cpu_reference_seconds()
     stamp = time.strftime("%Y%m%d%H%M%S")
     topic = f"bench-user-events-{stamp}-{os.getpid()}"
     kafka_config = container.gateways.kafka_config()
@@ -113,9 +114,22 @@ def run_ingest_bench(
                 report.latency_runs = [run.as_dict() for run in runs]
                 top = max(runs, key=lambda run: run.offered_events_per_s)
                 report.latency_ms = {"p50": top.p50_ms, "p95": top.p95_ms, "p99": top.p99_ms}
+            report.machine["cpu_reference_s"] = {"before": reference_before, "after": cpu_reference_seconds()}
             return report
     finally:
         delete_topics(kafka_config, [topic])
+
+
+def cpu_reference_seconds(additions: int = 20_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes here, now: how fast this machine is at the moment.
+
+    A shared host's speed can change by half within minutes; the same loop before and after a run
+    tells whether two reports were taken on the same machine speed, so their figures compare."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(additions):
+        total += i
+    return round(time.perf_counter() - started, 3)
 
 
 def _dataflow_env(kafka_config: dict, database_url: str, data_dir: str, model: str | None) -> dict[str, str]:

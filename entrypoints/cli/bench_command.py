@@ -78,7 +78,10 @@ def bench(
             table.add_row(
                 key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
             )
-    table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items()))
+    table.add_row("machine", ", ".join(f"{k}={v}" for k, v in report.machine.items() if k != "cpu_reference_s"))
+    if reference := report.machine.get("cpu_reference_s"):
+        loop = f"{reference['before']} s before, {reference['after']} s after"
+        table.add_row("fixed CPU loop (this host's speed)", loop)
     if report.baseline:
         b = report.baseline
         table.add_row("baseline (1 insert + commit per event)", f"{b['events_per_s']:,} events/s over {b['events']:,}")

@@ -107,6 +107,8 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     report = json.loads(report_path.read_text())
     assert report["events"] == 5000 and report["persisted"] == 5000
     assert report["ingest_events_per_s"] > 0
+    reference = report["machine"]["cpu_reference_s"]  # the host's speed, before and after, to compare runs by
+    assert reference["before"] > 0 and reference["after"] > 0
     assert [run["offered_events_per_s"] for run in report["latency_runs"]] == [300, 1500]
     assert [run["events"] for run in report["latency_runs"]] == [600, 3000]
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
