@@ -66,8 +66,8 @@ def _processes_marked(marker: str) -> list[str]:
     return found
 
 
-def _all_running(commands: list[str]) -> bool:
-    return all(any(part in c for c in commands) for part in ("tansu", "postgres", "cli.main process "))
+def _has_all(commands: list[str], parts: tuple[str, ...]) -> bool:
+    return all(any(part in c for c in commands) for part in parts)
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the processes a command left")
@@ -84,7 +84,8 @@ def test_a_bench_stopped_by_sigterm_leaves_no_broker_postgres_or_dataflow_behind
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
-        while not _all_running(running := _processes_marked(marker)):  # broker, Postgres and the dataflow
+        wanted = ("tansu", "postgres", "cli.main process ")  # broker, Postgres and the dataflow
+        while not _has_all(running := _processes_marked(marker), wanted):
             assert bench.poll() is None and time.monotonic() < deadline, f"{running}\n{log.read_text()[-2000:]}"
             time.sleep(0.1)
     finally:
@@ -174,3 +175,29 @@ def _stop_postgres(data_dir: Path) -> None:
         return
     os.kill(postmaster, signal.SIGINT)
     _wait_until_gone([postmaster], timeout=30)
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc")
+def test_what_analytics_up_started_stops_when_up_is_killed_with_sigkill(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    marker = f"TMPDIR={temp}"  # inherited by `up` and everything it starts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env |= {"ANALYTICS_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(temp)}
+    log = tmp_path / "up.log"
+    up = start_analytics("up", "--rate", "50", env=env, log=log)
+    try:
+        deadline = time.monotonic() + 180
+        wanted = ("tansu", "cli.main process", "cli.main api")
+        while not _has_all(running := _processes_marked(marker), wanted):
+            assert up.poll() is None and time.monotonic() < deadline, f"{running}\n{log.read_text()[-2000:]}"
+            time.sleep(0.2)
+    finally:
+        up.kill()
+        up.wait()
+
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while (left := [c for c in _processes_marked(marker) if "postgres" not in c]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _stop_postgres(tmp_path / "data" / "embedded" / "postgres")
+    assert not left, f"outlived `up`: {left}"
