@@ -11,16 +11,15 @@ from datetime import datetime
 from uuid import UUID
 
 import psycopg.errors
-from psycopg import postgres, pq
-from psycopg.adapt import Dumper
 from sqlalchemy import select, update
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.event_rows import JsonTextAsJsonb, event_rows
 from adapters.postgres.staging import CopyingRepository
 from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent, first_occurrences
-from domain.errors import AlreadyStored, RejectedByStore
+from domain.errors import AlreadyStored
 from domain.event_time import EventTiming
 from domain.events import UserEvent
 from domain.failures import ErrorType, FailedEvent
@@ -36,7 +35,7 @@ class PostgresEventRepository(CopyingRepository):
         if not first:
             return []
         with translated_errors(), self._cursor() as cur:
-            self._copy(cur, sql.COPY_EVENTS, _event_rows(first.values(), scores))
+            self._copy(cur, sql.COPY_EVENTS, event_rows(first.values(), scores))
             cur.execute(sql.INSERT_NEW_EVENTS)
             inserted = cur.fetchall()
         if len(inserted) == len(first):  # the usual case: all new, no membership test per event
@@ -49,14 +48,12 @@ class PostgresEventRepository(CopyingRepository):
         # About half the work of `add_new`; a stored id fails the whole COPY instead.
         if not events:
             return
-        try:
-            with translated_errors(), self._cursor() as cur:
-                cur.adapters.register_dumper(None, _JsonTextAsJsonb)  # this cursor's jsonb columns: text as is
-                self._copy(cur, sql.COPY_EVENTS_DIRECT, _event_rows(events, scores))
-        except RejectedByStore as error:
-            if isinstance(error.__cause__, psycopg.errors.UniqueViolation):
-                raise AlreadyStored(str(error)) from error
-            raise
+        with translated_errors(), self._cursor() as cur:
+            cur.adapters.register_dumper(None, JsonTextAsJsonb)  # this cursor's jsonb columns: text as is
+            try:
+                self._copy(cur, sql.COPY_EVENTS_DIRECT, event_rows(events, scores))
+            except psycopg.errors.UniqueViolation as error:
+                raise AlreadyStored(str(error).splitlines()[0]) from error
 
     def unseen(self, events: Sequence[ReceivedEvent]) -> list[ReceivedEvent]:
         first = first_occurrences(events)
@@ -274,42 +271,3 @@ _EVENT_FIELDS = (
     "value",
     "sent_at",
 )
-
-
-def _event_rows(events: Iterable[ReceivedEvent], scores: Mapping[UUID, float] | None) -> Iterator[tuple]:
-    """Rows in `sql.EVENT_COLUMNS` order; `data` as the JSON text the client sent."""
-    score = (scores or {}).get
-    for received in events:
-        e, timing = received.event, received.timing
-        yield (
-            e.event_id,
-            e.user_id,
-            e.session_id,
-            e.event_type.value,
-            e.timestamp,
-            e.device.value,
-            e.country,
-            e.value,
-            # As sent: a key the client set to null is kept (`exclude_unset`, not `exclude_none`).
-            e.data.model_dump_json(exclude_unset=True),
-            e.sent_at,
-            received.received_at,
-            received.topic,
-            received.partition,
-            received.offset,
-            timing.event_time,
-            timing.late,
-            timing.future_clamped,
-            score(e.event_id),
-        )
-
-
-class _JsonTextAsJsonb(Dumper):
-    """JSON text into a jsonb column by binary COPY: jsonb's binary form is a version byte (1)
-    and the text. psycopg's own jsonb dumper would serialize the string again."""
-
-    format = pq.Format.BINARY
-    oid = postgres.types["jsonb"].oid
-
-    def dump(self, obj: str) -> bytes:
-        return b"\x01" + obj.encode()

@@ -1,0 +1,51 @@
+"""Events as rows for binary COPY, in `sql.EVENT_COLUMNS` order, and the dumper that lets their
+JSON `data` go into a jsonb column as the text it already is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from uuid import UUID
+
+from psycopg import postgres, pq
+from psycopg.adapt import Dumper
+
+from application.messages import ReceivedEvent
+
+
+def event_rows(events: Iterable[ReceivedEvent], scores: Mapping[UUID, float] | None) -> Iterator[tuple]:
+    """Rows in `sql.EVENT_COLUMNS` order; `data` as the JSON text the client sent."""
+    score = (scores or {}).get
+    for received in events:
+        e, timing = received.event, received.timing
+        yield (
+            e.event_id,
+            e.user_id,
+            e.session_id,
+            e.event_type.value,
+            e.timestamp,
+            e.device.value,
+            e.country,
+            e.value,
+            # As sent: a key the client set to null is kept (`exclude_unset`, not `exclude_none`).
+            e.data.model_dump_json(exclude_unset=True),
+            e.sent_at,
+            received.received_at,
+            received.topic,
+            received.partition,
+            received.offset,
+            timing.event_time,
+            timing.late,
+            timing.future_clamped,
+            score(e.event_id),
+        )
+
+
+class JsonTextAsJsonb(Dumper):
+    """JSON text into a jsonb column by binary COPY: jsonb's binary form is a version byte (1)
+    and the text. psycopg's own jsonb dumper would serialize the string again."""
+
+    format = pq.Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
