@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -36,3 +37,18 @@ def stop_with_parent(stop_signal: signal.Signals = signal.SIGTERM) -> Callable[[
             os.kill(os.getpid(), stop_signal)
 
     return in_the_child
+
+
+def stop_child(child: subprocess.Popen, stop_signal: signal.Signals, timeout: float) -> int | None:
+    """Send `stop_signal` (the one the child stops cleanly on) and wait up to `timeout` seconds; kill
+    it if it is still running then. Its exit code, or None if it had to be killed; nothing is sent
+    to a child that has exited already."""
+    if child.poll() is not None:
+        return child.returncode
+    child.send_signal(stop_signal)
+    try:
+        return child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return None

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.child_processes import stop_with_parent
+from adapters.child_processes import stop_child, stop_with_parent
 
 
 def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -30,14 +30,7 @@ def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subp
 def stop_dataflow(child: subprocess.Popen, timeout: float = 30.0) -> None:
     """Stop the child as Ctrl-C does (it commits what it has), killing it if it does not stop in
     `timeout` seconds; nothing if it has exited. A bench that stops early leaves no dataflow behind."""
-    if child.poll() is not None:
-        return
-    child.send_signal(signal.SIGINT)
-    try:
-        child.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+    stop_child(child, signal.SIGINT, timeout)
 
 
 def log_tail(log_path: Path, chars: int = 2000) -> str:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from adapters.child_processes import stop_with_parent
+from adapters.child_processes import stop_child, stop_with_parent
 from application.ports.event_log import DeliveryReport
 from entrypoints.containers import Container
 from entrypoints.feeding import produce_generated
@@ -179,8 +179,8 @@ class LocalRun:
                 yield self._child
             finally:
                 self._stop.set()
-                _stop_child(api, signal.SIGTERM)  # uvicorn: graceful shutdown
-                _stop_child(self._child, signal.SIGINT)  # Bytewax: stop the dataflow
+                stop_child(api, signal.SIGTERM, 15)  # uvicorn: graceful shutdown
+                stop_child(self._child, signal.SIGINT, 15)  # Bytewax: stop the dataflow
 
 
 def _start(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
@@ -194,16 +194,6 @@ def _start(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
         start_new_session=True,
         preexec_fn=stop_with_parent(),
     )
-
-
-def _stop_child(child: subprocess.Popen, stop_signal: signal.Signals) -> None:
-    if child.poll() is None:
-        child.send_signal(stop_signal)
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _status_line(produced: int, counts: Counts, previous: tuple[int, Counts], elapsed: float) -> Table:

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from adapters.child_processes import stop_child
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
 
@@ -32,25 +33,24 @@ def test_a_worker_started_with_sigint_ignored_still_stops_cleanly(kafka_bootstra
             env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_ignore_sigint,
         )  # fmt: skip
     try:
-        doc = event_doc()
-        (tmp_path / "one.jsonl").write_bytes(orjson.dumps(doc) + b"\n")
-        assert analytics("produce", str(tmp_path / "one.jsonl"), env=env).returncode == 0
-        db, deadline = Database(database_url), time.monotonic() + 120
-        stored = f"SELECT count(*) FROM events WHERE event_id = '{doc['event_id']}'"
-        while db.scalar(stored) == 0:  # the dataflow runs: a stop now is a stop of a running flow
-            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
+        _store_one_event(env, database_url, tmp_path, worker, log)  # a stop now is a stop of a running flow
     finally:
-        worker.send_signal(stop_signal)
-        try:
-            code = worker.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-            code = None
+        code = stop_child(worker, stop_signal, STOP_TIMEOUT)  # None: it had to be killed
 
     assert code == 0, f"exit {code}\n{log.read_text()[-2000:]}"
     assert "dataflow stopped by signal" in log.read_text()
+
+
+def _store_one_event(env: dict[str, str], database_url: str, tmp_path: Path, dataflow, log: Path) -> None:
+    """Produce one event and wait until `dataflow` (running, or the test fails) has stored it."""
+    doc = event_doc()
+    (tmp_path / "one.jsonl").write_bytes(orjson.dumps(doc) + b"\n")
+    assert analytics("produce", str(tmp_path / "one.jsonl"), env=env).returncode == 0
+    db, deadline = Database(database_url), time.monotonic() + 120
+    stored = f"SELECT count(*) FROM events WHERE event_id = '{doc['event_id']}'"
+    while db.scalar(stored) == 0:
+        assert dataflow.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
 
 
 def _processes_marked(marker: str) -> list[str]:
@@ -89,12 +89,7 @@ def test_a_bench_stopped_by_sigterm_leaves_no_broker_postgres_or_dataflow_behind
             assert bench.poll() is None and time.monotonic() < deadline, f"{running}\n{log.read_text()[-2000:]}"
             time.sleep(0.1)
     finally:
-        bench.send_signal(signal.SIGTERM)
-        try:
-            bench.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            bench.kill()
-            bench.wait()
+        if stop_child(bench, signal.SIGTERM, STOP_TIMEOUT) is None:
             pytest.fail(f"bench did not stop on SIGTERM\n{log.read_text()[-2000:]}")
 
     deadline = time.monotonic() + 30  # Postgres's last backends take a moment after the bench exits
@@ -128,14 +123,7 @@ def test_cluster_members_stop_when_their_parent_is_killed_with_sigkill(kafka_boo
     log = tmp_path / "cluster.log"
     parent = start_analytics("process", "--processes", "2", env=env, log=log)
     try:
-        doc = event_doc()
-        (tmp_path / "one.jsonl").write_bytes(orjson.dumps(doc) + b"\n")
-        assert analytics("produce", str(tmp_path / "one.jsonl"), env=env).returncode == 0
-        db, deadline = Database(database_url), time.monotonic() + 120
-        stored = f"SELECT count(*) FROM events WHERE event_id = '{doc['event_id']}'"
-        while db.scalar(stored) == 0:  # the cluster runs and has stored an event
-            assert parent.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
+        _store_one_event(env, database_url, tmp_path, parent, log)  # the cluster runs
         members = _children(parent.pid)
         assert len(members) == 2
     finally:
