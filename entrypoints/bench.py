@@ -32,6 +32,7 @@ from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
 from entrypoints.bench_baseline import run_baseline
+from entrypoints.bench_cpu import CpuMeter, bench_components
 from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.bench_latency import run_latency_bench
 from entrypoints.containers import Container
@@ -56,6 +57,7 @@ class BenchReport:
     batch_model: str | None = None
     anomalies: int = 0
     machine: dict = field(default_factory=dict)
+    cpu_cores: dict = field(default_factory=dict)  # by component, over the steady window (bench_cpu)
     api: dict | None = None  # with --api: API latency and collector throughput
     latency_ms: dict | None = None  # p50/p95/p99 produce-to-commit at the highest offered rate
     latency_runs: list[dict] = field(default_factory=list)  # every offered rate
@@ -182,7 +184,9 @@ def _measure(
     began = time.monotonic()
     child = start_dataflow(["--until-caught-up", "--processes", str(processes)], env, log_path)
     try:
-        first_row_at, first_consumed, done_at = _wait_until_committed(engine, report.delivered, child, log_path)
+        cpu = CpuMeter(bench_components(child.pid, engine, kafka_config["bootstrap.servers"]))
+        first_row_at, first_consumed, done_at = _wait_until_committed(engine, report.delivered, child, log_path, cpu)
+        cpu_cores = cpu.stop() if first_row_at is not None else {}
         persisted, failed, anomalies = _counts(engine)
         child.wait(timeout=60)
     finally:
@@ -204,24 +208,26 @@ def _measure(
         scoring=env["ANALYTICS_PROCESSOR_SCORING"] == "true",
         anomalies=anomalies,
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        cpu_cores=cpu_cores,
     )
 
 
 def _wait_until_committed(
-    engine, delivered: int, child: subprocess.Popen, log_path: Path
+    engine, delivered: int, child: subprocess.Popen, log_path: Path, cpu: CpuMeter
 ) -> tuple[float | None, int, float]:
     """(first commit's time, events consumed by then, time all `delivered` events were committed).
 
     Progress is read from the committed offsets (one row per partition), not count(*) over a
     growing table, which would steal the database's CPU from the run it measures. "Steady" starts
     at the first commit and counts only what was committed after it: the first batches were read
-    and processed during start-up."""
+    and processed during start-up. `cpu` is started at the first commit too."""
     first_row_at, first_consumed = None, 0
     while True:
         consumed = _consumed(engine)
         now = time.monotonic()
         if first_row_at is None and consumed > 0:
             first_row_at, first_consumed = now, consumed
+            cpu.start()
         if consumed >= delivered:
             return first_row_at, first_consumed, now
         if child.poll() is not None:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, text
 from adapters.kafka.topics import delete_topics, ensure_topics
 from application.ports.event_log import EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
+from entrypoints.bench_cpu import CpuMeter, bench_components
 from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.feeding import Pacer
 from entrypoints.processor import free_port
@@ -43,6 +44,7 @@ class LatencyRun:
     p95_ms: float
     p99_ms: float
     max_bucket_ms: float  # the upper bound of the slowest event's bucket
+    cpu_cores: dict  # by component, over the measured window (bench_cpu)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -134,11 +136,14 @@ def _one_rate(
         records = _records(WARM_UP_EVENTS + count)
         _publish(publisher, topic, records[:WARM_UP_EVENTS], rate=min(rate, 2_000.0))
         _wait_consumed(engine, consumer, WARM_UP_EVENTS, child, log_path)
+        cpu = CpuMeter(bench_components(child.pid, engine, env["ANALYTICS_KAFKA_BOOTSTRAP"]))
         before = scrape_buckets(ports)
+        cpu.start()
         started = time.monotonic()
         _publish(publisher, topic, records[WARM_UP_EVENTS:], rate=rate)
         achieved = count / (time.monotonic() - started)
         _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child, log_path)
+        cpu_cores = cpu.stop()
         after = scrape_buckets(ports)
     finally:
         stop_dataflow(child)
@@ -152,6 +157,7 @@ def _one_rate(
         p95_ms=round(histogram_quantile(0.95, buckets) * 1000, 1),
         p99_ms=round(histogram_quantile(0.99, buckets) * 1000, 1),
         max_bucket_ms=round(slowest * 1000, 1),
+        cpu_cores=cpu_cores,
     )
 
 

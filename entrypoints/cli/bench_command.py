@@ -48,6 +48,7 @@ def bench(
     from adapters.postgres.engine import drop_database
     from entrypoints.bench import run_ingest_bench
     from entrypoints.bench_api import run_api_bench
+    from entrypoints.bench_cpu import describe
 
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
@@ -74,7 +75,7 @@ def bench(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
-        if key not in ("machine", "api", "latency_runs", "latency_ms", "baseline"):
+        if key not in ("machine", "api", "latency_runs", "latency_ms", "baseline", "cpu_cores"):
             table.add_row(
                 key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
             )
@@ -82,6 +83,9 @@ def bench(
     if reference := report.machine.get("cpu_reference_s"):
         loop = f"{reference['before']} s before, {reference['after']} s after"
         table.add_row("fixed CPU loop (this host's speed)", loop)
+    cpus = report.machine.get("cpus")
+    if report.cpu_cores:
+        table.add_row("CPU cores, steady ingest", describe(report.cpu_cores, cpus))
     if report.baseline:
         b = report.baseline
         table.add_row("baseline (1 insert + commit per event)", f"{b['events_per_s']:,} events/s over {b['events']:,}")
@@ -91,6 +95,8 @@ def bench(
             f"p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, p99 {run['p99_ms']} ms"
             f" ({run['achieved_events_per_s']:,.0f}/s achieved)",
         )
+        if run.get("cpu_cores"):
+            table.add_row("  CPU cores meanwhile", describe(run["cpu_cores"], cpus))
     for route, figures in (report.api or {}).items():
         shown = ", ".join(f"{k}={v}" for k, v in figures.items()) if isinstance(figures, dict) else figures
         table.add_row(f"api {route}", str(shown))

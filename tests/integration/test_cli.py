@@ -111,6 +111,10 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     assert reference["before"] > 0 and reference["after"] > 0
     assert [run["offered_events_per_s"] for run in report["latency_runs"]] == [300, 1500]
     assert [run["events"] for run in report["latency_runs"]] == [600, 3000]
+    # Where the CPU went, by component, over the steady ingest and over each latency run.
+    for cores in [report["cpu_cores"], *(run["cpu_cores"] for run in report["latency_runs"])]:
+        assert {"dataflow", "postgres", "broker", "bench", "machine"} <= cores.keys()
+        assert cores["dataflow"] > 0 and cores["machine"] > 0
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
     assert report["baseline"]["events"] == 500 and report["baseline"]["events_per_s"] > 0
     assert report["speedup_vs_baseline"] == pytest.approx(  # the report rounds it to one decimal
