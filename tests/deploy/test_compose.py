@@ -10,6 +10,7 @@ from importlib import resources
 import pytest
 from jsonschema import Draft202012Validator
 
+from adapters.embedded.postgres import WRITE_HEAVY_SETTINGS
 from tests.deploy.support import COMPOSE_FILE, REPO, compose, run
 
 APP_SERVICES = ("migrate", "processor", "api", "generator")
@@ -74,6 +75,12 @@ def test_metrics_ports_redis_and_partitions_are_configured():
     # One dataflow process per partition.
     command = services["processor"]["command"]
     assert command[command.index("--processes") + 1] == "3"
+
+
+def test_postgres_runs_with_the_write_heavy_settings_of_the_embedded_server():
+    command = compose()["services"]["postgres"]["command"]
+    assert command[0] == "postgres"
+    assert {f"{name}={value}" for name, value in WRITE_HEAVY_SETTINGS.items()} <= set(command[1:])
 
 
 def test_dependencies_wait_for_health_and_migrations():
