@@ -1,7 +1,7 @@
 """Postgres repositories of the projections: daily stats, minute windows, sessions.
 
-Each batch arrives as deltas (already folded per key in Python), goes through COPY
-into a staging table and is merged by one set-based statement.
+Each batch arrives as deltas (already folded per key in Python), sent as binary arrays
+and merged by one set-based statement (`adapters.postgres.sql`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.staging import CopyingRepository
+from adapters.postgres.staging import CopyingRepository, columns
 from adapters.postgres.tables import daily_stats, event_rate_buckets, realtime_windows, sessions
 from domain.sessions import Session
 from domain.stats import DailyStats
@@ -24,10 +24,9 @@ class PostgresDailyStatsRepository(CopyingRepository):
     def add(self, totals: Mapping[DayKey, Totals], users: Iterable[tuple[date, str, str, str]]) -> None:
         if not totals:
             return
+        rows = [(*key, t.events, t.purchases, t.revenue) for key, t in totals.items()]
         with translated_errors(), self._cursor() as cur:
-            self._copy(cur, sql.COPY_DAILY, ((*key, t.events, t.purchases, t.revenue) for key, t in totals.items()))
-            self._copy(cur, sql.COPY_DAILY_USERS, users)
-            cur.execute(sql.MERGE_DAILY)
+            cur.execute(sql.MERGE_DAILY, (*columns(users, 4), *columns(rows, 6)))
 
     def all(self) -> list[DailyStats]:
         query = select(daily_stats).order_by(daily_stats.c.day, daily_stats.c.event_type, daily_stats.c.country)
@@ -44,10 +43,9 @@ class PostgresWindowRepository(CopyingRepository):
     ) -> None:
         if not minutes:
             return
+        rows = [(*key, t.events, t.purchases, t.revenue) for key, t in minutes.items()]
         with translated_errors(), self._cursor() as cur:
-            self._copy(cur, sql.COPY_WINDOWS, ((*key, t.events, t.purchases, t.revenue) for key, t in minutes.items()))
-            self._copy(cur, sql.COPY_WINDOW_USERS, minute_users)
-            cur.execute(sql.MERGE_WINDOWS)
+            cur.execute(sql.MERGE_WINDOWS, (*columns(minute_users, 2), *columns(rows, 6)))
             cur.execute(sql.MERGE_RATE_BUCKETS, (list(rate_buckets), list(rate_buckets.values())))
 
     def minute_rows(self) -> list[tuple]:
@@ -80,8 +78,8 @@ class PostgresSessionRepository(CopyingRepository):
             if deleted:
                 cur.execute(sql.DELETE_SESSIONS, ([u for u, _ in deleted], [s for _, s in deleted]))
             if upserts:
-                self._copy(cur, sql.COPY_SESSIONS, ((s.user_id, s.start, s.end, s.events) for s in upserts))
-                cur.execute(sql.UPSERT_SESSIONS)
+                rows = [(s.user_id, s.start, s.end, s.events) for s in upserts]
+                cur.execute(sql.UPSERT_SESSIONS, columns(rows, 4))
 
     def all(self) -> list[Session]:
         c = sessions.c

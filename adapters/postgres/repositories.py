@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.event_rows import JsonTextAsJsonb, event_rows
-from adapters.postgres.staging import CopyingRepository
+from adapters.postgres.staging import CopyingRepository, columns
 from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent, first_occurrences
 from domain.errors import AlreadyStored
@@ -114,23 +114,14 @@ class PostgresEventRepository(CopyingRepository):
 
 class PostgresUserRepository(CopyingRepository):
     def apply(self, activity: Iterable[User]) -> dict[str, User]:
+        rows = [
+            (u.user_id, u.first_seen, u.last_seen, u.total_events, u.total_purchases, u.total_spent, u.country)
+            for u in activity
+        ]
+        if not rows:
+            return {}
         with translated_errors(), self._cursor() as cur:
-            types = self._column_types(cur, sql.COPY_USERS)  # before the COPY, which holds the connection
-            with cur.copy(sql.COPY_USERS) as copy:
-                copy.set_types(types)
-                for u in activity:
-                    copy.write_row(
-                        (
-                            u.user_id,
-                            u.first_seen,
-                            u.last_seen,
-                            u.total_events,
-                            u.total_purchases,
-                            u.total_spent,
-                            u.country,
-                        )
-                    )
-            cur.execute(sql.MERGE_USERS)
+            cur.execute(sql.MERGE_USERS, columns(rows, 7))
             rows = cur.fetchall()
         return {
             row[0]: User(

@@ -1,8 +1,11 @@
 """The set-based statements of the write path, kept together so they read as one design.
 
-Staging tables are temporary (per connection) and emptied at each commit. Rows go in by
-binary COPY (a quarter of the client CPU of text COPY: no timestamps, UUIDs or numbers
-formatted as text); the events' JSON `data` is staged as text and cast on insert.
+Events and dead letters, a row each, go in by binary COPY (a quarter of the client CPU of
+text COPY: no timestamps, UUIDs or numbers formatted as text), into `events` directly or into
+a temporary staging table (per connection, emptied at each commit); the events' JSON `data` is
+staged as text and cast on insert. The projections' deltas, already folded per key, go as
+binary arrays through `unnest`: each merge is one statement, so one round trip where a COPY
+into a staging table and the merge after it took three to five.
 """
 
 EVENT_COLUMNS = (
@@ -22,26 +25,13 @@ FAILED_COLUMNS = (
 CREATE_STAGING_TABLES = f"""
 CREATE TEMP TABLE IF NOT EXISTS events_incoming ON COMMIT DELETE ROWS
     AS SELECT {STAGED_EVENT_COLUMNS} FROM events WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS users_incoming ON COMMIT DELETE ROWS
-    AS SELECT {USER_COLUMNS} FROM users WITH NO DATA;
 CREATE TEMP TABLE IF NOT EXISTS failed_incoming ON COMMIT DELETE ROWS
     AS SELECT {FAILED_COLUMNS} FROM failed_events WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS daily_incoming ON COMMIT DELETE ROWS
-    AS SELECT day, event_type, country, events, purchases, revenue FROM daily_stats WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS daily_users_incoming ON COMMIT DELETE ROWS
-    AS SELECT * FROM daily_stats_users WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS windows_incoming ON COMMIT DELETE ROWS
-    AS SELECT window_start, dimension, key, events, purchases, revenue FROM realtime_windows WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS window_users_incoming ON COMMIT DELETE ROWS
-    AS SELECT * FROM realtime_window_users WITH NO DATA;
-CREATE TEMP TABLE IF NOT EXISTS sessions_incoming ON COMMIT DELETE ROWS
-    AS SELECT * FROM sessions WITH NO DATA;
 """
 
 COPY_EVENTS = f"COPY events_incoming ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 # Straight into `events` when the batch is believed all new (`add_all_new`); `data` as jsonb.
 COPY_EVENTS_DIRECT = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-COPY_USERS = f"COPY users_incoming ({USER_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 COPY_FAILED = f"COPY failed_incoming ({FAILED_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 
 # The staging rows are already unique (the repository keeps each id's first occurrence).
@@ -57,7 +47,9 @@ RETURNING event_id
 # Same merge rule as domain.users.merge_user. Rows are locked in user_id order.
 MERGE_USERS = f"""
 INSERT INTO users AS u ({USER_COLUMNS})
-SELECT {USER_COLUMNS} FROM users_incoming ORDER BY user_id
+SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::bigint[], %b::bigint[],
+                     %b::numeric[], %b::text[]) AS i({USER_COLUMNS})
+ORDER BY user_id
 ON CONFLICT (user_id) DO UPDATE SET
     first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen),
@@ -87,13 +79,11 @@ SET next_offset = EXCLUDED.next_offset,
     updated_at = now()
 """
 
-COPY_DAILY = "COPY daily_incoming (day, event_type, country, events, purchases, revenue) FROM STDIN (FORMAT BINARY)"
-COPY_DAILY_USERS = "COPY daily_users_incoming (day, event_type, country, user_id) FROM STDIN (FORMAT BINARY)"
-
 # Totals add up; unique users rise by the (day, type, country, user) members new to the table.
 MERGE_DAILY = """
 WITH new_members AS (
-    INSERT INTO daily_stats_users SELECT * FROM daily_users_incoming
+    INSERT INTO daily_stats_users (day, event_type, country, user_id)
+    SELECT * FROM unnest(%b::date[], %b::text[], %b::text[], %b::text[])
     ON CONFLICT DO NOTHING
     RETURNING day, event_type, country
 ), new_users AS (
@@ -101,7 +91,9 @@ WITH new_members AS (
 )
 INSERT INTO daily_stats AS d (day, event_type, country, events, unique_users, purchases, revenue)
 SELECT i.day, i.event_type, i.country, i.events, coalesce(n.users, 0), i.purchases, i.revenue
-FROM daily_incoming i LEFT JOIN new_users n USING (day, event_type, country)
+FROM unnest(%b::date[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::numeric[])
+    AS i(day, event_type, country, events, purchases, revenue)
+LEFT JOIN new_users n USING (day, event_type, country)
 ORDER BY 1, 2, 3
 ON CONFLICT (day, event_type, country) DO UPDATE SET
     events = d.events + EXCLUDED.events,
@@ -110,15 +102,11 @@ ON CONFLICT (day, event_type, country) DO UPDATE SET
     revenue = d.revenue + EXCLUDED.revenue
 """
 
-COPY_WINDOWS = (
-    "COPY windows_incoming (window_start, dimension, key, events, purchases, revenue) FROM STDIN (FORMAT BINARY)"
-)
-COPY_WINDOW_USERS = "COPY window_users_incoming (window_start, user_id) FROM STDIN (FORMAT BINARY)"
-
 # Same shape as MERGE_DAILY; active users live on each minute's 'all' row.
 MERGE_WINDOWS = """
 WITH new_members AS (
-    INSERT INTO realtime_window_users SELECT * FROM window_users_incoming
+    INSERT INTO realtime_window_users (window_start, user_id)
+    SELECT * FROM unnest(%b::timestamptz[], %b::text[])
     ON CONFLICT DO NOTHING
     RETURNING window_start
 ), new_users AS (
@@ -127,7 +115,9 @@ WITH new_members AS (
 INSERT INTO realtime_windows AS w (window_start, dimension, key, events, purchases, revenue, active_users)
 SELECT i.window_start, i.dimension, i.key, i.events, i.purchases, i.revenue,
        CASE WHEN i.dimension = 'all' THEN coalesce(n.users, 0) ELSE 0 END
-FROM windows_incoming i LEFT JOIN new_users n USING (window_start)
+FROM unnest(%b::timestamptz[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::numeric[])
+    AS i(window_start, dimension, key, events, purchases, revenue)
+LEFT JOIN new_users n USING (window_start)
 ORDER BY 1, 2, 3
 ON CONFLICT (window_start, dimension, key) DO UPDATE SET
     events = w.events + EXCLUDED.events,
@@ -154,10 +144,9 @@ DELETE FROM sessions s USING unnest(%s::varchar[], %s::timestamptz[]) AS gone(us
 WHERE s.user_id = gone.user_id AND s.session_start = gone.session_start
 """
 
-COPY_SESSIONS = "COPY sessions_incoming (user_id, session_start, session_end, events) FROM STDIN (FORMAT BINARY)"
-
 UPSERT_SESSIONS = """
-INSERT INTO sessions AS s SELECT * FROM sessions_incoming ORDER BY 1, 2
+INSERT INTO sessions AS s (user_id, session_start, session_end, events)
+SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::int[]) ORDER BY 1, 2
 ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.session_end, events = EXCLUDED.events
 """
 

@@ -1,5 +1,6 @@
-"""`CopyingRepository`: the base of the write-side repositories. Bulk writes go by binary COPY
-into per-connection staging tables (see `adapters.postgres.sql`), then one set-based statement.
+"""`CopyingRepository`: the base of the write-side repositories. Rows go by binary COPY (into
+`events`, or a per-connection staging table), deltas as binary arrays (`columns`) into one
+set-based statement each (see `adapters.postgres.sql`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ _COPY_TARGET = re.compile(r"COPY (\w+) \(([^)]*)\)")
 _TEXT_OID = 25
 # Binary COPY sends these as text (the same wire format); psycopg has no binary dumper for bpchar.
 _AS_TEXT = {"varchar", "bpchar", "text"}
+
+
+def columns(rows: Iterable[tuple], width: int) -> list[list]:
+    """Rows as `width` parallel lists, one per `unnest` array parameter of a statement."""
+    transposed = [list(column) for column in zip(*rows, strict=True)]
+    return transposed or [[] for _ in range(width)]
 
 
 class CopyingRepository:
