@@ -122,7 +122,7 @@ class PostgresUserRepository(CopyingRepository):
             return {}
         with translated_errors(), self._cursor() as cur:
             cur.execute(sql.MERGE_USERS, columns(rows, 7))
-            rows = cur.fetchall()
+            merged = cur.fetchall()
         return {
             row[0]: User(
                 user_id=row[0],
@@ -133,7 +133,7 @@ class PostgresUserRepository(CopyingRepository):
                 total_spent=row[5],
                 country=row[6],
             )  # fmt: skip
-            for row in rows
+            for row in merged
         }
 
     def get(self, user_id: str) -> User | None:
