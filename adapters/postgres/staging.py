@@ -13,7 +13,10 @@ from sqlalchemy import Connection, func, select
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
 
+# In a pooled connection's `info`: whether its staging tables exist, and since when. Only a
+# rollback of the transaction that CREATED them can undo them; once COMMITTED they stay.
 STAGING_READY = "analytics_staging_ready"
+CREATED, COMMITTED = "created", "committed"
 COPY_TYPES = "analytics_copy_types"
 _COPY_TARGET = re.compile(r"COPY (\w+) \(([^)]*)\)")
 _TEXT_OID = 25
@@ -27,6 +30,18 @@ def columns(rows: Iterable[tuple], width: int) -> list[list]:
     return transposed or [[] for _ in range(width)]
 
 
+def staging_committed(info: dict) -> None:
+    """The transaction that created the staging tables committed: they exist for good."""
+    if info.get(STAGING_READY) == CREATED:
+        info[STAGING_READY] = COMMITTED
+
+
+def staging_rolled_back(info: dict) -> None:
+    """A rollback undoes the staging tables only if they were created in that transaction."""
+    if info.get(STAGING_READY) == CREATED:
+        del info[STAGING_READY]
+
+
 class CopyingRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
@@ -35,14 +50,14 @@ class CopyingRepository:
         """A psycopg cursor inside the unit of work's transaction, staging tables ready.
 
         Temp tables live as long as the connection, so they are created once per pooled
-        connection; the unit of work forgets that after a rollback (which may have
-        undone their creation).
+        connection; the unit of work marks them committed with the transaction, or forgets
+        them if that transaction rolls back (`staging_committed`, `staging_rolled_back`).
         """
         info = self._conn.connection.info
         cur = self._conn.connection.driver_connection.cursor()
         if not info.get(STAGING_READY):
             cur.execute(sql.CREATE_STAGING_TABLES)
-            info[STAGING_READY] = True
+            info[STAGING_READY] = CREATED
         return cur
 
     def _copy(self, cur, statement: str, rows: Iterable[tuple]) -> None:

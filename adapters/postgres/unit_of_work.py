@@ -19,7 +19,7 @@ from adapters.postgres.repositories import (
     PostgresUserRepository,
 )
 from adapters.postgres.scoring_repositories import PostgresAnomalyRepository, PostgresDetectorStateRepository
-from adapters.postgres.staging import STAGING_READY
+from adapters.postgres.staging import staging_committed, staging_rolled_back
 from adapters.postgres.tables import PROJECTION_TABLES
 from domain.errors import StorageUnavailable
 
@@ -71,6 +71,7 @@ class PostgresUnitOfWork:
         assert self._connection is not None, "commit() outside of `with`"
         with translated_errors():
             self._connection.commit()
+            staging_committed(self._connection.connection.info)
             self._connection.begin()
 
     def rollback(self) -> None:
@@ -80,8 +81,8 @@ class PostgresUnitOfWork:
 
 
 def _rollback(conn: Connection) -> None:
-    # A rollback may undo the creation of the staging tables: have them made again.
+    # A rollback may undo the creation of the staging tables: then have them made again.
     if not conn.invalidated:
-        conn.connection.info.pop(STAGING_READY, None)
+        staging_rolled_back(conn.connection.info)
     with translated_errors():
         conn.rollback()
