@@ -45,8 +45,8 @@ class PostgresWindowRepository(CopyingRepository):
             return
         rows = [(*key, t.events, t.purchases, t.revenue) for key, t in minutes.items()]
         with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.MERGE_WINDOWS, (*columns(minute_users, 2), *columns(rows, 6)))
-            cur.execute(sql.MERGE_RATE_BUCKETS, (list(rate_buckets), list(rate_buckets.values())))
+            rates = (list(rate_buckets), list(rate_buckets.values()))
+            cur.execute(sql.MERGE_WINDOWS, (*rates, *columns(minute_users, 2), *columns(rows, 6)))
 
     def minute_rows(self) -> list[tuple]:
         w = realtime_windows.c

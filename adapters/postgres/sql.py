@@ -102,9 +102,14 @@ ON CONFLICT (day, event_type, country) DO UPDATE SET
     revenue = d.revenue + EXCLUDED.revenue
 """
 
-# Same shape as MERGE_DAILY; active users live on each minute's 'all' row.
+# Same shape as MERGE_DAILY; active users live on each minute's 'all' row. The 10-second rate
+# buckets ride along (a data-modifying WITH runs whether or not the rest reads it).
 MERGE_WINDOWS = """
-WITH new_members AS (
+WITH rates AS (
+    INSERT INTO event_rate_buckets AS b (bucket_start, events)
+    SELECT * FROM unnest(%b::timestamptz[], %b::bigint[]) ORDER BY 1
+    ON CONFLICT (bucket_start) DO UPDATE SET events = b.events + EXCLUDED.events
+), new_members AS (
     INSERT INTO realtime_window_users (window_start, user_id)
     SELECT * FROM unnest(%b::timestamptz[], %b::text[])
     ON CONFLICT DO NOTHING
@@ -124,12 +129,6 @@ ON CONFLICT (window_start, dimension, key) DO UPDATE SET
     purchases = w.purchases + EXCLUDED.purchases,
     revenue = w.revenue + EXCLUDED.revenue,
     active_users = w.active_users + EXCLUDED.active_users
-"""
-
-MERGE_RATE_BUCKETS = """
-INSERT INTO event_rate_buckets AS b (bucket_start, events)
-SELECT * FROM unnest(%s::timestamptz[], %s::bigint[]) ORDER BY 1
-ON CONFLICT (bucket_start) DO UPDATE SET events = b.events + EXCLUDED.events
 """
 
 SELECT_NEAR_SESSIONS = """
