@@ -1,7 +1,7 @@
-"""Repositories of events, users and dead letters on one SQLAlchemy connection. Bulk writes go
-through COPY into per-connection staging tables (`adapters.postgres.staging`), then one
-set-based statement: per-row INSERTs are the bottleneck this design avoids. Events taken as
-all new skip the staging table (`add_all_new`).
+"""Repositories of events, users and dead letters on one SQLAlchemy connection. Events and dead
+letters go by COPY into per-connection staging tables (`adapters.postgres.staging`), then one
+set-based statement; events taken as all new skip the staging table (`add_all_new`). Users'
+deltas go as arrays into one merge. Per-row INSERTs are the bottleneck this design avoids.
 """
 
 from __future__ import annotations
