@@ -19,6 +19,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.child_processes import stop_child
 from entrypoints.metrics_catalog import exported_metric_names
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
@@ -110,19 +111,6 @@ def _missing(body: str) -> list[str]:
                 missing.append(f"{name}{{source={source!r}}}")
     missing += [f"{name} (family)" for name in PRESENT_FAMILIES if name not in names]
     return missing
-
-
-def _stop(process: subprocess.Popen, stop_signal: signal.Signals, timeout: float = STOP_TIMEOUT) -> int | None:
-    """Signal `process`, wait; kill it on timeout. Its exit code, or None when it had to be killed."""
-    if process.poll() is not None:
-        return process.returncode
-    process.send_signal(stop_signal)
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        return None
 
 
 def _children(process: subprocess.Popen) -> list[int]:
@@ -232,7 +220,7 @@ def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, databas
             raise AssertionError(f"missing from the API's /metrics: {_missing(text)}\n{text[-4000:]}\n{logs()}")
     finally:
         children = _children(up)
-        code = _stop(up, signal.SIGINT)
+        code = stop_child(up, signal.SIGINT, STOP_TIMEOUT)
         leftovers = _kill_leftovers(children)
 
     assert code == 0, f"`analytics up` after SIGINT: {code if code is not None else 'killed on timeout'}\n{logs()}"
@@ -374,4 +362,4 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
         assert sum(float(r["value"][1]) for r in _query(prometheus, "analytics_events_processed_total")) <= 3001
     finally:
         for process, stop_signal in reversed(processes):
-            _stop(process, stop_signal, timeout=30)
+            stop_child(process, stop_signal, timeout=30)
