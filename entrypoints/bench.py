@@ -35,6 +35,7 @@ from entrypoints.bench_baseline import run_baseline
 from entrypoints.bench_cpu import CpuMeter, bench_components
 from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.bench_latency import run_latency_bench
+from entrypoints.bench_progress import IngestProgress
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, produce_generated
 
@@ -58,6 +59,7 @@ class BenchReport:
     anomalies: int = 0
     machine: dict = field(default_factory=dict)
     cpu_cores: dict = field(default_factory=dict)  # by component, over the steady window (bench_cpu)
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, events committed)
     api: dict | None = None  # with --api: API latency and collector throughput
     latency_ms: dict | None = None  # p50/p95/p99 produce-to-commit at the highest offered rate
     latency_runs: list[dict] = field(default_factory=list)  # every offered rate
@@ -185,7 +187,10 @@ def _measure(
     child = start_dataflow(["--until-caught-up", "--processes", str(processes)], env, log_path)
     try:
         cpu = CpuMeter(bench_components(child.pid, engine, kafka_config["bootstrap.servers"]))
-        first_row_at, first_consumed, done_at = _wait_until_committed(engine, report.delivered, child, log_path, cpu)
+        progress = IngestProgress(report.delivered, began)
+        first_row_at, first_consumed, done_at = _wait_until_committed(
+            engine, report.delivered, child, log_path, cpu, progress
+        )
         cpu_cores = cpu.stop() if first_row_at is not None else {}
         persisted, failed, anomalies = _counts(engine)
         child.wait(timeout=60)
@@ -209,11 +214,12 @@ def _measure(
         anomalies=anomalies,
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         cpu_cores=cpu_cores,
+        timeline=progress.timeline,
     )
 
 
 def _wait_until_committed(
-    engine, delivered: int, child: subprocess.Popen, log_path: Path, cpu: CpuMeter
+    engine, delivered: int, child: subprocess.Popen, log_path: Path, cpu: CpuMeter, progress: IngestProgress
 ) -> tuple[float | None, int, float]:
     """(first commit's time, events consumed by then, time all `delivered` events were committed).
 
@@ -222,17 +228,20 @@ def _wait_until_committed(
     at the first commit and counts only what was committed after it: the first batches were read
     and processed during start-up. `cpu` is started at the first commit too."""
     first_row_at, first_consumed = None, 0
-    while True:
-        consumed = _consumed(engine)
-        now = time.monotonic()
-        if first_row_at is None and consumed > 0:
-            first_row_at, first_consumed = now, consumed
-            cpu.start()
-        if consumed >= delivered:
-            return first_row_at, first_consumed, now
-        if child.poll() is not None:
-            raise RuntimeError(f"the dataflow exited early: {log_tail(log_path)}")
-        time.sleep(0.05)
+    with progress:
+        while True:
+            consumed = _consumed(engine)
+            now = time.monotonic()
+            if first_row_at is None and consumed > 0:
+                first_row_at, first_consumed = now, consumed
+                cpu.start()
+            if consumed >= delivered:
+                progress.update(now, consumed, done=True)
+                return first_row_at, first_consumed, now
+            progress.update(now, consumed)
+            if child.poll() is not None:
+                raise RuntimeError(f"the dataflow exited early: {log_tail(log_path)}")
+            time.sleep(0.05)
 
 
 def _consumed(engine) -> int:

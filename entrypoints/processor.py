@@ -124,6 +124,7 @@ def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
         extra={
             "partition": batch.position.partition,
             "next_offset": batch.position.next_offset,
+            "events": len(batch.events),
             "stored": outcome.stored,
             "duplicates": outcome.duplicates,
             "failed": outcome.failed,
@@ -131,6 +132,7 @@ def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:
             "anomalies": outcome.anomalies,
             "model_version": outcome.model_version,
             "scoring_ms": round(outcome.scoring_seconds * 1000, 1),
+            "write_ms": round(outcome.write_seconds * 1000, 1),
         },
     )
 

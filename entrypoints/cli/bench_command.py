@@ -49,6 +49,7 @@ def bench(
     from entrypoints.bench import run_ingest_bench
     from entrypoints.bench_api import run_api_bench
     from entrypoints.bench_cpu import describe
+    from entrypoints.bench_progress import rates_by_quarter
 
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):
@@ -75,7 +76,7 @@ def bench(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.as_dict().items():
-        if key not in ("machine", "api", "latency_runs", "latency_ms", "baseline", "cpu_cores"):
+        if key not in ("machine", "api", "latency_runs", "latency_ms", "baseline", "cpu_cores", "timeline"):
             table.add_row(
                 key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
             )
@@ -84,6 +85,8 @@ def bench(
         loop = f"{reference['before']} s before, {reference['after']} s after"
         table.add_row("fixed CPU loop (this host's speed)", loop)
     cpus = report.machine.get("cpus")
+    if quarters := rates_by_quarter(report.timeline):
+        table.add_row("steady rate by quarter (events/s)", " / ".join(f"{rate:,.0f}" for rate in quarters))
     if report.cpu_cores:
         table.add_row("CPU cores, steady ingest", describe(report.cpu_cores, cpus))
     if report.baseline:

@@ -107,6 +107,10 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     report = json.loads(report_path.read_text())
     assert report["events"] == 5000 and report["persisted"] == 5000
     assert report["ingest_events_per_s"] > 0
+    timeline = report["timeline"]  # (seconds since the dataflow started, events committed), ending at all of them
+    assert timeline[-1][1] == 5000
+    assert [at for at, _ in timeline] == sorted(at for at, _ in timeline)
+    assert [n for _, n in timeline] == sorted(n for _, n in timeline)
     reference = report["machine"]["cpu_reference_s"]  # the host's speed, before and after, to compare runs by
     assert reference["before"] > 0 and reference["after"] > 0
     assert [run["offered_events_per_s"] for run in report["latency_runs"]] == [300, 1500]
