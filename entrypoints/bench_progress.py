@@ -1,7 +1,7 @@
 """`analytics bench`: the live bar of the ingest it times, and the timeline that bar leaves in
 the report, one (seconds since the dataflow started, events committed) point a second.
 
-The timeline is what tells a rate that sags as the tables grow from one that was slow
+The timeline is what tells a rate that sags as the run goes on from one that was slow
 throughout, and shows how coarse the commits are: a short run whose partitions commit a few
 large batches each has a "steady" rate that is mostly its last commits.
 """
@@ -13,26 +13,20 @@ import itertools
 from collections.abc import Sequence
 from typing import Self
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeElapsedColumn
+
+from entrypoints.feeding import counting_bar
 
 
 class IngestProgress:
     """A live bar of the events committed so far, and the timeline it leaves in the report: one
     (seconds since the dataflow started, events committed) point a second, so a rate that sags
-    as the tables grow shows apart from one that was slow throughout."""
+    as the run goes on shows apart from one that was slow throughout."""
 
     def __init__(self, total: int, began: float, *, every: float = 1.0, show: bool = True) -> None:
         self.timeline: list[tuple[float, int]] = []
         self._began, self._every = began, every
-        self._bar = Progress(
-            TextColumn("[bold]ingesting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"),
-            TimeElapsedColumn(),
-            disable=not show,
-            transient=False,
-        )
+        self._bar = counting_bar("ingesting", TimeElapsedColumn(), show=show)
         self._task = self._bar.add_task("ingest", total=total, speed="starting")
 
     def __enter__(self) -> Self:

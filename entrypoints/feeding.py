@@ -9,10 +9,24 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 import orjson
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from application.ports.event_log import DeliveryReport, EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
+
+
+def counting_bar(label: str, clock: ProgressColumn, *, show: bool = True) -> Progress:
+    """A bar of events counted against a total, with a `speed` field and `clock` (time left or
+    elapsed) after it: producing here, ingesting in the bench."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[speed]}"),
+        clock,
+        disable=not show,
+        transient=False,
+    )
 
 
 class Pacer:
@@ -92,15 +106,7 @@ def _publish(
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
     pacer = Pacer(rate)
-    progress = Progress(
-        TextColumn("[bold]producing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[speed]}"),
-        TimeRemainingColumn(),
-        disable=not show_progress,
-        transient=False,
-    )
+    progress = counting_bar("producing", TimeRemainingColumn(), show=show_progress)
     with progress:
         task = progress.add_task("produce", total=total, speed="")
         started = time.monotonic()
