@@ -19,7 +19,7 @@ from domain.errors import AlreadyStored, RejectedByStore
 from domain.failures import ErrorType, FailedEvent
 from domain.sessions import Placement, place_in_sessions
 from domain.users import UserHistory, history_before, user_activity
-from domain.windows import daily_totals, daily_users, minute_users, minute_windows, rate_buckets
+from domain.windows import aggregate
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -207,11 +207,11 @@ def add_aggregates(uow: UnitOfWork, new: Sequence[ReceivedEvent]) -> None:
     """
     if not new:
         return
-    timed = [(r.event, r.event_time) for r in new]
-    uow.daily_stats.add(daily_totals(timed), daily_users(timed))
-    on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
-    if on_time:
-        uow.windows.add(minute_windows(on_time), minute_users(on_time), rate_buckets(on_time))
+    timings = [r.timing for r in new]
+    deltas = aggregate([r.event for r in new], [t.event_time for t in timings], [t.late for t in timings])
+    uow.daily_stats.add(deltas.daily, deltas.daily_users)
+    if deltas.minutes:
+        uow.windows.add(deltas.minutes, deltas.minute_users, deltas.rates)
 
 
 def apply_user_projections(

@@ -13,6 +13,7 @@ from domain.windows import (
     MINUTE,
     RATE_BUCKET,
     Totals,
+    aggregate,
     daily_totals,
     daily_users,
     minute_users,
@@ -315,3 +316,37 @@ def test_every_event_counts_once_in_each_dimension(timed):
             (e.value for e, _ in timed if e.event_type == "purchase"), Decimal(0)
         )
     assert sum(rate_buckets(timed).values()) == len(timed)
+
+
+# --- aggregate: every delta of a batch in one pass ---------------------------------------
+
+
+def test_a_late_event_counts_in_its_day_but_in_no_minute_window_bucket_or_active_users():
+    on_time, late = purchase("5.00", user_id="alice"), purchase("7.00", user_id="bob")
+    deltas = aggregate([on_time, late], [T0, T0 + timedelta(seconds=30)], [False, True])
+
+    assert deltas.daily == {(T0.date(), "purchase", "US"): Totals(2, 2, Decimal("12.00"))}
+    assert deltas.daily_users == {(T0.date(), "purchase", "US", "alice"), (T0.date(), "purchase", "US", "bob")}
+    assert deltas.minutes[(T0, "all", "all")] == Totals(1, 1, Decimal("5.00"))
+    assert deltas.minute_users == {(T0, "alice")}
+    assert deltas.rates == {T0: 1}
+
+
+def test_a_batch_of_late_events_only_has_days_and_no_windows():
+    deltas = aggregate([make_event("click")], [T0], [True])
+    assert set(deltas.daily) == {(T0.date(), "click", "US")}
+    assert (deltas.minutes, deltas.minute_users, deltas.rates) == ({}, set(), {})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(timed_events(), st.booleans()), max_size=25))
+def test_aggregate_is_the_days_of_every_event_and_the_windows_of_the_on_time_ones(case):
+    timed = [pair for pair, _ in case]
+    on_time = [pair for pair, late in case if not late]
+    deltas = aggregate([e for e, _ in timed], [t for _, t in timed], [late for _, late in case])
+
+    assert deltas.daily == daily_totals(timed)
+    assert deltas.daily_users == daily_users(timed)
+    assert deltas.minutes == minute_windows(on_time)
+    assert deltas.minute_users == minute_users(on_time)
+    assert deltas.rates == rate_buckets(on_time)
