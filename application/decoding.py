@@ -34,13 +34,16 @@ def decode_batch(
     events: list[ReceivedEvent] = []
     failures: list[FailedEvent] = []
     received_until: datetime | None = None
+    arrivals: dict[int | None, datetime] = {}  # records of a batch share their millisecond stamps by the dozen
     for message in messages:
         raw = message.value
         try:
             if raw is None:
                 raise InvalidEvent(ErrorType.DESERIALIZE, "empty record (no value)")
             event = parse_event(raw, max_bytes=MAX_EVENT_BYTES)
-            received_at = _received_at(message.timestamp_ms, now)
+            received_at = arrivals.get(message.timestamp_ms)
+            if received_at is None:
+                received_at = arrivals[message.timestamp_ms] = _received_at(message.timestamp_ms, now)
             timing = timing_on_arrival(event, received_at, rules)
         except InvalidEvent as invalid:
             failures.append(dead_letter(message, invalid, processor_version=processor_version, now=now))

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from domain.countries import ISO_3166_ALPHA2
@@ -119,6 +119,21 @@ class _IsoDateTime:
 EventTime = Annotated[datetime, _IsoDateTime()]
 
 
+class _CountryCode:
+    """One of the 249 codes, checked inside the parser: as a Python validator the check cost a
+    fifth of validating the whole event. The message names the rule, not all 249 codes."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            core_schema.literal_schema(sorted(ISO_3166_ALPHA2)),
+            custom_error_type="country_code",
+            custom_error_message="Input should be an upper-case ISO-3166 alpha-2 country code like 'US'",
+        )
+
+
+CountryCode = Annotated[str, _CountryCode()]
+
+
 class BaseEvent(BaseModel):
     """Fields every event carries; `extra="forbid"` so typos are reported, not lost.
 
@@ -133,16 +148,9 @@ class BaseEvent(BaseModel):
     session_id: UUID
     timestamp: EventTime
     device: Device
-    country: str
+    country: CountryCode
     value: Money | None = None
     sent_at: EventTime | None = None
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, country: str) -> str:
-        if country not in ISO_3166_ALPHA2:
-            raise ValueError(f"{country!r} is not an upper-case ISO-3166 alpha-2 code")
-        return country
 
     @property
     def is_purchase(self) -> bool:
