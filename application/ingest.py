@@ -219,21 +219,29 @@ def apply_user_projections(
 ) -> tuple[dict[str, UserHistory], list[Placement | None]]:
     """Users and sessions (rows of this partition's users alone): `apply_projections` without
     the shared aggregates. Returns each user's history before these events and each event's session."""
-    timed = [(r.event, r.event_time) for r in new]
-    on_time = [(r.event, r.event_time) for r in new if not r.timing.late]
-    activity = user_activity([e for e, _ in timed], [t for _, t in timed])
+    events = [r.event for r in new]
+    times = [r.timing.event_time for r in new]
+    activity = user_activity(events, times)
     after = uow.users.apply(activity.values())
     history = {user_id: history_before(after[user_id], partial) for user_id, partial in activity.items()}
+    on_time = [(e.user_id, t) for e, t, r in zip(events, times, new, strict=True) if not r.timing.late]
     if not on_time:
         return history, [None] * len(new)
-    spans: dict[str, tuple[datetime, datetime]] = {}
-    for event, moment in on_time:
-        low, high = spans.get(event.user_id, (moment, moment))
-        spans[event.user_id] = (min(low, moment), max(high, moment))
+    spans: dict[str, list[datetime]] = {}
+    for user_id, moment in on_time:
+        span = spans.get(user_id)
+        if span is None:
+            spans[user_id] = [moment, moment]
+        elif moment < span[0]:
+            span[0] = moment
+        elif moment > span[1]:
+            span[1] = moment
     gap = rules.session_gap
     known = uow.sessions.near({user: (low - gap, high + gap) for user, (low, high) in spans.items()})
-    changes = place_in_sessions(known, [(e.user_id, t) for e, t in on_time], gap)
+    changes = place_in_sessions(known, on_time, gap)
     uow.sessions.apply(changes.upserts, changes.deleted)
+    if len(on_time) == len(new):
+        return history, changes.placements
     placed = iter(changes.placements)
     return history, [None if r.timing.late else next(placed) for r in new]
 

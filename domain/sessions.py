@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict
-
 DEFAULT_SESSION_GAP = timedelta(minutes=30)
 
 
-class Session(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Session(NamedTuple):
+    """A stored session (a plain tuple: a batch reads and writes one per active user)."""
 
     user_id: str
     start: datetime
@@ -65,7 +63,8 @@ def place_in_sessions(
     changes = SessionChanges()
     for user_id, moment in timed:
         sessions = working.setdefault(user_id, [])
-        near = [s for s in sessions if s[0] - gap <= moment <= s[1] + gap]
+        low, high = moment - gap, moment + gap  # near: starts at most `gap` after it, ends at most `gap` before
+        near = [s for s in sessions if s[0] <= high and low <= s[1]]
         if len(near) == 1:  # the common case: the event continues a session
             merged = near[0]
             merged[0], merged[1], merged[2] = min(merged[0], moment), max(merged[1], moment), merged[2] + 1
@@ -80,6 +79,6 @@ def place_in_sessions(
         for start, (end, events) in after.items():
             old = before.get(start)
             if old is None or (old.end, old.events) != (end, events):
-                changes.upserts.append(Session(user_id=user_id, start=start, end=end, events=events))
+                changes.upserts.append(Session(user_id, start, end, events))
         changes.deleted += [(user_id, start) for start in before if start not in after]
     return changes

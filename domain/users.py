@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.events import EventType, UserEvent
 
 _ZERO = Decimal(0)
+_PURCHASE = EventType.PURCHASE
 
 
 class UserHistory(NamedTuple):
@@ -19,6 +20,27 @@ class UserHistory(NamedTuple):
 
     seen: bool
     purchased: bool
+
+
+class UserActivity(NamedTuple):
+    """What some events alone say of a user: a partial profile that `merge_user` adds to the
+    stored one. A plain tuple: the write path builds one per user of every batch."""
+
+    user_id: str
+    first_seen: datetime
+    last_seen: datetime
+    total_events: int
+    total_purchases: int
+    total_spent: Decimal
+    country: str  # of the latest of these events
+
+
+class UserTotals(NamedTuple):
+    """A profile's counts once activity is merged in: with the activity, they tell what the user
+    had done before it (`history_before`)."""
+
+    total_events: int
+    total_purchases: int
 
 
 class User(BaseModel):
@@ -36,7 +58,9 @@ class User(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def user_activity(events: Iterable[UserEvent], event_times: Iterable[datetime] | None = None) -> dict[str, User]:
+def user_activity(
+    events: Iterable[UserEvent], event_times: Iterable[datetime] | None = None
+) -> dict[str, UserActivity]:
     """Fold events (in stream order) into one partial profile per user.
 
     Times are the events' `timestamp`s, or their event times (skew-corrected and
@@ -46,14 +70,14 @@ def user_activity(events: Iterable[UserEvent], event_times: Iterable[datetime] |
     """
     events = list(events)
     times = list(event_times) if event_times is not None else [e.timestamp for e in events]
-    # A plain list per user on the hot path; frozen models are built once at the end.
+    # A plain list per user on the hot path; one tuple per user at the end.
     acc: dict[str, list[Any]] = {}
     for event, ts in zip(events, times, strict=True):
-        is_purchase = event.event_type == EventType.PURCHASE
-        spent = event.value if is_purchase and event.value is not None else _ZERO
+        purchase = event.event_type is _PURCHASE
         row = acc.get(event.user_id)
         if row is None:
-            acc[event.user_id] = [ts, ts, 1, int(is_purchase), spent, event.country]
+            spent = (event.value if event.value is not None else _ZERO) if purchase else _ZERO
+            acc[event.user_id] = [ts, ts, 1, 1 if purchase else 0, spent, event.country]
             continue
         if ts < row[0]:
             row[0] = ts
@@ -61,26 +85,20 @@ def user_activity(events: Iterable[UserEvent], event_times: Iterable[datetime] |
             row[1] = ts
             row[5] = event.country
         row[2] += 1
-        row[3] += int(is_purchase)
-        row[4] += spent
+        if purchase:
+            row[3] += 1
+            if event.value is not None:
+                row[4] += event.value
     return {
-        user_id: User(
-            user_id=user_id,
-            first_seen=first,
-            last_seen=last,
-            total_events=count,
-            total_purchases=purchases,
-            total_spent=spent,
-            country=country,
-        )
+        user_id: UserActivity(user_id, first, last, count, purchases, spent, country)
         for user_id, (first, last, count, purchases, spent, country) in acc.items()
     }
 
 
-def merge_user(known: User | None, activity: User) -> User:
+def merge_user(known: User | None, activity: UserActivity) -> User:
     """Add newly seen activity to a stored profile (the same rule the SQL upsert applies)."""
     if known is None:
-        return activity
+        return User(**activity._asdict())
     latest = activity.last_seen >= known.last_seen
     return known.model_copy(
         update={
@@ -94,7 +112,7 @@ def merge_user(known: User | None, activity: User) -> User:
     )
 
 
-def history_before(after: User, activity: User) -> UserHistory:
+def history_before(after: UserTotals | User, activity: UserActivity) -> UserHistory:
     """The user's history before `activity` was merged into the profile now `after`."""
     return UserHistory(
         seen=after.total_events > activity.total_events,

@@ -23,7 +23,7 @@ from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occu
 from domain.errors import AlreadyStored
 from domain.events import UserEvent
 from domain.failures import FailedEvent
-from domain.users import User, merge_user
+from domain.users import User, UserActivity, UserTotals, merge_user
 
 
 @dataclass
@@ -96,12 +96,12 @@ class _Users:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    def apply(self, activity: Iterable[User]) -> dict[str, User]:
+    def apply(self, activity: Iterable[UserActivity]) -> dict[str, UserTotals]:
         after = {}
         for partial in activity:
             after[partial.user_id] = merge_user(self._state.users.get(partial.user_id), partial)
         self._state.users.update(after)
-        return after
+        return {user_id: UserTotals(u.total_events, u.total_purchases) for user_id, u in after.items()}
 
     def get(self, user_id: str) -> User | None:
         return self._state.users.get(user_id)

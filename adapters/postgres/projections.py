@@ -69,8 +69,8 @@ class PostgresSessionRepository(CopyingRepository):
         with translated_errors(), self._cursor() as cur:
             rows = cur.execute(sql.SELECT_NEAR_SESSIONS, params).fetchall()
         out: dict[str, list[Session]] = {}
-        for user_id, start, end, events in rows:
-            out.setdefault(user_id, []).append(Session(user_id=user_id, start=start, end=end, events=events))
+        for row in rows:
+            out.setdefault(row[0], []).append(Session._make(row))
         return out
 
     def apply(self, upserts: Sequence[Session], deleted: Sequence[tuple[str, datetime]]) -> None:
@@ -78,11 +78,10 @@ class PostgresSessionRepository(CopyingRepository):
             if deleted:
                 cur.execute(sql.DELETE_SESSIONS, ([u for u, _ in deleted], [s for _, s in deleted]))
             if upserts:
-                rows = [(s.user_id, s.start, s.end, s.events) for s in upserts]
-                cur.execute(sql.UPSERT_SESSIONS, columns(rows, 4))
+                cur.execute(sql.UPSERT_SESSIONS, columns(upserts, 4))  # Session tuples: the statement's order
 
     def all(self) -> list[Session]:
         c = sessions.c
         query = select(c.user_id, c.session_start, c.session_end, c.events).order_by(c.user_id, c.session_start)
         with translated_errors():
-            return [Session(user_id=u, start=s, end=e, events=n) for u, s, e, n in self._conn.execute(query)]
+            return [Session._make(row) for row in self._conn.execute(query)]

@@ -23,7 +23,7 @@ from domain.errors import AlreadyStored
 from domain.event_time import EventTiming
 from domain.events import UserEvent
 from domain.failures import ErrorType, FailedEvent
-from domain.users import User
+from domain.users import User, UserActivity, UserTotals
 from domain.validation import USER_EVENT
 
 
@@ -113,28 +113,13 @@ class PostgresEventRepository(CopyingRepository):
 
 
 class PostgresUserRepository(CopyingRepository):
-    def apply(self, activity: Iterable[User]) -> dict[str, User]:
-        rows = [
-            (u.user_id, u.first_seen, u.last_seen, u.total_events, u.total_purchases, u.total_spent, u.country)
-            for u in activity
-        ]
+    def apply(self, activity: Iterable[UserActivity]) -> dict[str, UserTotals]:
+        rows = list(activity)  # UserActivity tuples are in `sql.USER_COLUMNS` order
         if not rows:
             return {}
         with translated_errors(), self._cursor() as cur:
             cur.execute(sql.MERGE_USERS, columns(rows, 7))
-            merged = cur.fetchall()
-        return {
-            row[0]: User(
-                user_id=row[0],
-                first_seen=row[1],
-                last_seen=row[2],
-                total_events=row[3],
-                total_purchases=row[4],
-                total_spent=row[5],
-                country=row[6],
-            )  # fmt: skip
-            for row in merged
-        }
+            return {user_id: UserTotals(events, purchases) for user_id, events, purchases in cur.fetchall()}
 
     def get(self, user_id: str) -> User | None:
         return self.get_many([user_id])[user_id]

@@ -58,7 +58,7 @@ ON CONFLICT (user_id) DO UPDATE SET
     total_spent = u.total_spent + EXCLUDED.total_spent,
     country = CASE WHEN EXCLUDED.last_seen >= u.last_seen THEN EXCLUDED.country ELSE u.country END,
     updated_at = now()
-RETURNING user_id, first_seen, last_seen, total_events, total_purchases, total_spent, country
+RETURNING user_id, total_events, total_purchases
 """
 
 INSERT_NEW_FAILED = f"""

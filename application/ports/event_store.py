@@ -18,7 +18,7 @@ from domain.events import UserEvent
 from domain.failures import FailedEvent
 from domain.sessions import Session
 from domain.stats import DailyStats
-from domain.users import User
+from domain.users import User, UserActivity, UserTotals
 from domain.windows import DayKey, Totals, WindowKey
 
 
@@ -64,8 +64,9 @@ class EventRepository(Protocol):
 
 
 class UserRepository(Protocol):
-    def apply(self, activity: Iterable[User]) -> dict[str, User]:
-        """Merge partial profiles (see `domain.users.merge_user`) into stored ones; return the results."""
+    def apply(self, activity: Iterable[UserActivity]) -> dict[str, UserTotals]:
+        """Merge partial profiles (see `domain.users.merge_user`) into stored ones; return each
+        merged profile's counts (with the activity they tell the user's history before it)."""
         ...
 
     def get(self, user_id: str) -> User | None: ...

@@ -79,6 +79,17 @@ class EventStoreContract:
         assert user.last_seen == T0 + timedelta(minutes=3)
         assert user.country == "DE"
 
+    def test_merging_activity_returns_each_users_counts_after_it(self, start_uow):
+        # With the activity merged, these tell what the user had done before it (first visit, first purchase).
+        with start_uow() as uow:
+            first = user_activity([make_event("purchase", value="1.00"), make_event()])
+            assert uow.users.apply(first.values()) == {"user_1": (2, 1)}
+            assert uow.users.apply(user_activity([make_event(user_id="user_2")]).values()) == {"user_2": (1, 0)}
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.users.apply(user_activity([make_event()]).values()) == {"user_1": (3, 1)}
+            assert uow.users.apply([]) == {}
+
     def test_late_activity_keeps_country_of_the_latest_event(self, start_uow):
         recent = make_event(country="FR", timestamp=(T0 + timedelta(hours=2)).isoformat())
         old = make_event(country="JP", timestamp=T0.isoformat())

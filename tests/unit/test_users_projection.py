@@ -9,7 +9,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.users import User, merge_user, user_activity
+from domain.users import User, UserActivity, history_before, merge_user, user_activity
 from tests.factories import T0, make_event, money
 
 
@@ -41,6 +41,20 @@ def profile(
     )
 
 
+def activity(
+    user_id: str = "u1",
+    *,
+    first: int = 0,
+    last: int = 0,
+    events: int = 1,
+    purchases: int = 0,
+    spent: str = "0",
+    country: str = "US",
+) -> UserActivity:
+    return UserActivity(**profile(user_id, first=first, last=last, events=events, purchases=purchases,
+                                  spent=spent, country=country).model_dump(exclude={"metadata"}))  # fmt: skip
+
+
 # --- user_activity ---------------------------------------------------------------------
 
 
@@ -53,7 +67,7 @@ def test_single_event_makes_a_profile_seen_once():
 
     users = user_activity([event])
 
-    assert users == {"u1": profile(first=5, last=5, country="DE")}
+    assert users == {"u1": activity(first=5, last=5, country="DE")}
 
 
 def test_activity_counts_events_and_purchases_and_sums_what_was_spent():
@@ -158,8 +172,8 @@ def test_each_user_gets_their_own_profile():
     users = user_activity(events)
 
     assert set(users) == {"alice", "bob"}
-    assert users["alice"] == profile("alice", first=1, last=3, events=2, purchases=2, spent="12.50", country="GB")
-    assert users["bob"] == profile("bob", first=2, last=2, country="BR")
+    assert users["alice"] == activity("alice", first=1, last=3, events=2, purchases=2, spent="12.50", country="GB")
+    assert users["bob"] == activity("bob", first=2, last=2, country="BR")
 
 
 def test_activity_accepts_any_iterable_once():
@@ -172,16 +186,12 @@ def test_activity_accepts_any_iterable_once():
 
 
 def test_merging_into_an_unknown_user_gives_the_activity():
-    activity = profile(first=1, last=2, events=2)
-
-    assert merge_user(None, activity) == activity
+    assert merge_user(None, activity(first=1, last=2, events=2)) == profile(first=1, last=2, events=2)
 
 
 def test_merge_adds_counts_and_spend():
     known = profile(events=3, purchases=1, spent="10.00")
-    activity = profile(events=2, purchases=2, spent="5.55")
-
-    merged = merge_user(known, activity)
+    merged = merge_user(known, activity(events=2, purchases=2, spent="5.55"))
 
     assert merged.total_events == 5
     assert merged.total_purchases == 3
@@ -191,28 +201,28 @@ def test_merge_adds_counts_and_spend():
 def test_merge_widens_the_seen_window():
     known = profile(first=10, last=20)
 
-    assert merge_user(known, profile(first=5, last=15)).first_seen == T0 + timedelta(minutes=5)
-    assert merge_user(known, profile(first=5, last=15)).last_seen == T0 + timedelta(minutes=20)
-    assert merge_user(known, profile(first=12, last=30)).first_seen == T0 + timedelta(minutes=10)
-    assert merge_user(known, profile(first=12, last=30)).last_seen == T0 + timedelta(minutes=30)
+    assert merge_user(known, activity(first=5, last=15)).first_seen == T0 + timedelta(minutes=5)
+    assert merge_user(known, activity(first=5, last=15)).last_seen == T0 + timedelta(minutes=20)
+    assert merge_user(known, activity(first=12, last=30)).first_seen == T0 + timedelta(minutes=10)
+    assert merge_user(known, activity(first=12, last=30)).last_seen == T0 + timedelta(minutes=30)
 
 
 def test_newer_activity_brings_its_country():
-    merged = merge_user(profile(last=10, country="FR"), profile(first=11, last=12, country="DE"))
+    merged = merge_user(profile(last=10, country="FR"), activity(first=11, last=12, country="DE"))
 
     assert merged.country == "DE"
     assert merged.last_seen == T0 + timedelta(minutes=12)
 
 
 def test_late_activity_does_not_overwrite_the_current_country():
-    merged = merge_user(profile(last=10, country="FR"), profile(first=1, last=5, country="DE"))
+    merged = merge_user(profile(last=10, country="FR"), activity(first=1, last=5, country="DE"))
 
     assert merged.country == "FR"
     assert merged.last_seen == T0 + timedelta(minutes=10)
 
 
 def test_activity_ending_at_the_same_instant_wins_the_tie():
-    merged = merge_user(profile(last=10, country="FR"), profile(first=10, last=10, country="DE"))
+    merged = merge_user(profile(last=10, country="FR"), activity(first=10, last=10, country="DE"))
 
     assert merged.country == "DE"
 
@@ -220,19 +230,19 @@ def test_activity_ending_at_the_same_instant_wins_the_tie():
 def test_merge_keeps_the_user_id_and_stored_metadata():
     known = profile("u1", metadata={"plan": "pro"})
 
-    merged = merge_user(known, profile("u1", events=4))
+    merged = merge_user(known, activity("u1", events=4))
 
     assert merged.user_id == "u1"
     assert merged.metadata == {"plan": "pro"}
 
 
 def test_merge_does_not_change_its_inputs():
-    known, activity = profile(events=1), profile(events=2)
+    known, partial = profile(events=1), activity(events=2)
 
-    merge_user(known, activity)
+    merge_user(known, partial)
 
     assert known.total_events == 1
-    assert activity.total_events == 2
+    assert partial.total_events == 2
 
 
 # --- property: folding in one go equals folding in chunks then merging ------------------
@@ -257,6 +267,10 @@ def events(draw):
     return make_event(event_type, **overrides)
 
 
+def _fields(user: User | UserActivity) -> tuple:
+    return tuple(getattr(user, name) for name in UserActivity._fields)
+
+
 def fold_in_chunks(stream: list, cuts: list[int]) -> dict[str, User]:
     bounds = [0, *cuts, len(stream)]
     known: dict[str, User] = {}
@@ -278,7 +292,8 @@ def streams_and_cuts(draw):
 def test_folding_in_one_go_equals_folding_chunks_then_merging_in_order(stream_and_cuts):
     stream, cuts = stream_and_cuts
 
-    assert fold_in_chunks(stream, cuts) == user_activity(stream)
+    folded = {user_id: _fields(user) for user_id, user in fold_in_chunks(stream, cuts).items()}
+    assert folded == {user_id: _fields(user) for user_id, user in user_activity(stream).items()}
 
 
 def test_chunked_folding_property_sees_the_tie_rule():
@@ -290,3 +305,13 @@ def test_chunked_folding_property_sees_the_tie_rule():
 
     assert fold_in_chunks(stream, [1]).get("u1").country == "DE"
     assert user_activity(stream)["u1"].country == "DE"
+
+
+# --- history_before --------------------------------------------------------------------
+
+
+def test_history_before_tells_a_first_timer_from_a_returning_buyer():
+    first_timer = activity(events=2, purchases=1)
+    assert history_before(profile(events=2, purchases=1), first_timer) == (False, False)
+    assert history_before(profile(events=5, purchases=1), first_timer) == (True, False)
+    assert history_before(profile(events=5, purchases=3), first_timer) == (True, True)
