@@ -13,11 +13,14 @@ from sqlalchemy import select
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
-from adapters.postgres.staging import CopyingRepository, columns
+from adapters.postgres.staging import BINARY, NUMBER, TEXT, CopyingRepository, array_params, number_array, text_array
 from adapters.postgres.tables import daily_stats, event_rate_buckets, realtime_windows, sessions
 from domain.sessions import Session
 from domain.stats import DailyStats
 from domain.windows import DayKey, Totals, WindowKey
+
+_MEMBER_KINDS = (BINARY, TEXT, TEXT, TEXT)  # (day, event type, country, user)
+_TOTAL_KINDS = (BINARY, TEXT, TEXT, NUMBER, NUMBER, NUMBER)  # (day or minute, two keys, events, purchases, revenue)
 
 
 class PostgresDailyStatsRepository(CopyingRepository):
@@ -26,7 +29,7 @@ class PostgresDailyStatsRepository(CopyingRepository):
             return
         rows = [(*key, t.events, t.purchases, t.revenue) for key, t in totals.items()]
         with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.MERGE_DAILY, (*columns(users, 4), *columns(rows, 6)))
+            cur.execute(sql.MERGE_DAILY, (*array_params(users, _MEMBER_KINDS), *array_params(rows, _TOTAL_KINDS)))
 
     def all(self) -> list[DailyStats]:
         query = select(daily_stats).order_by(daily_stats.c.day, daily_stats.c.event_type, daily_stats.c.country)
@@ -45,8 +48,9 @@ class PostgresWindowRepository(CopyingRepository):
             return
         rows = [(*key, t.events, t.purchases, t.revenue) for key, t in minutes.items()]
         with translated_errors(), self._cursor() as cur:
-            rates = (list(rate_buckets), list(rate_buckets.values()))
-            cur.execute(sql.MERGE_WINDOWS, (*rates, *columns(minute_users, 2), *columns(rows, 6)))
+            rates = (list(rate_buckets), number_array(list(rate_buckets.values())))
+            members = array_params(minute_users, (BINARY, TEXT))
+            cur.execute(sql.MERGE_WINDOWS, (*rates, *members, *array_params(rows, _TOTAL_KINDS)))
 
     def minute_rows(self) -> list[tuple]:
         w = realtime_windows.c
@@ -65,7 +69,7 @@ class PostgresSessionRepository(CopyingRepository):
         if not spans:
             return {}
         users = list(spans)
-        params = (users, [spans[u][0] for u in users], [spans[u][1] for u in users])
+        params = (text_array(users), [spans[u][0] for u in users], [spans[u][1] for u in users])
         with translated_errors(), self._cursor() as cur:
             rows = cur.execute(sql.SELECT_NEAR_SESSIONS, params).fetchall()
         out: dict[str, list[Session]] = {}
@@ -76,9 +80,9 @@ class PostgresSessionRepository(CopyingRepository):
     def apply(self, upserts: Sequence[Session], deleted: Sequence[tuple[str, datetime]]) -> None:
         with translated_errors(), self._cursor() as cur:
             if deleted:
-                cur.execute(sql.DELETE_SESSIONS, ([u for u, _ in deleted], [s for _, s in deleted]))
+                cur.execute(sql.DELETE_SESSIONS, (text_array([u for u, _ in deleted]), [s for _, s in deleted]))
             if upserts:
-                cur.execute(sql.UPSERT_SESSIONS, columns(upserts, 4))  # Session tuples: the statement's order
+                cur.execute(sql.UPSERT_SESSIONS, array_params(upserts, (TEXT, BINARY, BINARY, NUMBER)))
 
     def all(self) -> list[Session]:
         c = sessions.c

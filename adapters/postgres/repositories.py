@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.event_rows import JsonTextAsJsonb, event_rows
-from adapters.postgres.staging import CopyingRepository, columns
+from adapters.postgres.staging import BINARY, NUMBER, TEXT, CopyingRepository, array_params, text_array
 from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent, first_occurrences
 from domain.errors import AlreadyStored
@@ -72,7 +72,7 @@ class PostgresEventRepository(CopyingRepository):
         if not user_ids or limit <= 0:
             return {}
         with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.RECENT_BY_USER, (list(user_ids), limit))
+            cur.execute(sql.RECENT_BY_USER, (text_array(list(user_ids)), limit))
             rows = cur.fetchall()
         by_user: dict[str, list[tuple[UserEvent, datetime]]] = {}
         for user_id, event_id, session_id, kind, timestamp, device, country, value, data, sent_at, moment in rows:
@@ -112,13 +112,16 @@ class PostgresEventRepository(CopyingRepository):
                 yield [_received_from_row(r) for r in page]
 
 
+_USER_KINDS = (TEXT, BINARY, BINARY, NUMBER, NUMBER, NUMBER, TEXT)  # sql.USER_COLUMNS
+
+
 class PostgresUserRepository(CopyingRepository):
     def apply(self, activity: Iterable[UserActivity]) -> dict[str, UserTotals]:
         rows = list(activity)  # UserActivity tuples are in `sql.USER_COLUMNS` order
         if not rows:
             return {}
         with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.MERGE_USERS, columns(rows, 7))
+            cur.execute(sql.MERGE_USERS, array_params(rows, _USER_KINDS))
             return {user_id: UserTotals(events, purchases) for user_id, events, purchases in cur.fetchall()}
 
     def get(self, user_id: str) -> User | None:

@@ -4,8 +4,9 @@ Events and dead letters, a row each, go in by binary COPY (a quarter of the clie
 text COPY: no timestamps, UUIDs or numbers formatted as text), into `events` directly or into
 a temporary staging table (per connection, emptied at each commit); the events' JSON `data` is
 staged as text and cast on insert. The projections' deltas, already folded per key, go as
-binary arrays through `unnest`: each merge is one statement, so one round trip where a COPY
-into a staging table and the merge after it took three to five.
+arrays through `unnest` (`staging.array_params`: text and numbers as array literals, `%s`, the
+rest binary, `%b`): each merge is one statement, so one round trip where a COPY into a staging
+table and the merge after it took three to five.
 """
 
 EVENT_COLUMNS = (
@@ -47,8 +48,8 @@ RETURNING event_id
 # Same merge rule as domain.users.merge_user. Rows are locked in user_id order.
 MERGE_USERS = f"""
 INSERT INTO users AS u ({USER_COLUMNS})
-SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::bigint[], %b::bigint[],
-                     %b::numeric[], %b::text[]) AS i({USER_COLUMNS})
+SELECT * FROM unnest(%s::text[], %b::timestamptz[], %b::timestamptz[], %s::bigint[], %s::bigint[],
+                     %s::numeric[], %s::text[]) AS i({USER_COLUMNS})
 ORDER BY user_id
 ON CONFLICT (user_id) DO UPDATE SET
     first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
@@ -83,7 +84,7 @@ SET next_offset = EXCLUDED.next_offset,
 MERGE_DAILY = """
 WITH new_members AS (
     INSERT INTO daily_stats_users (day, event_type, country, user_id)
-    SELECT * FROM unnest(%b::date[], %b::text[], %b::text[], %b::text[])
+    SELECT * FROM unnest(%b::date[], %s::text[], %s::text[], %s::text[])
     ON CONFLICT DO NOTHING
     RETURNING day, event_type, country
 ), new_users AS (
@@ -91,7 +92,7 @@ WITH new_members AS (
 )
 INSERT INTO daily_stats AS d (day, event_type, country, events, unique_users, purchases, revenue)
 SELECT i.day, i.event_type, i.country, i.events, coalesce(n.users, 0), i.purchases, i.revenue
-FROM unnest(%b::date[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::numeric[])
+FROM unnest(%b::date[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::numeric[])
     AS i(day, event_type, country, events, purchases, revenue)
 LEFT JOIN new_users n USING (day, event_type, country)
 ORDER BY 1, 2, 3
@@ -107,11 +108,11 @@ ON CONFLICT (day, event_type, country) DO UPDATE SET
 MERGE_WINDOWS = """
 WITH rates AS (
     INSERT INTO event_rate_buckets AS b (bucket_start, events)
-    SELECT * FROM unnest(%b::timestamptz[], %b::bigint[]) ORDER BY 1
+    SELECT * FROM unnest(%b::timestamptz[], %s::bigint[]) ORDER BY 1
     ON CONFLICT (bucket_start) DO UPDATE SET events = b.events + EXCLUDED.events
 ), new_members AS (
     INSERT INTO realtime_window_users (window_start, user_id)
-    SELECT * FROM unnest(%b::timestamptz[], %b::text[])
+    SELECT * FROM unnest(%b::timestamptz[], %s::text[])
     ON CONFLICT DO NOTHING
     RETURNING window_start
 ), new_users AS (
@@ -120,7 +121,7 @@ WITH rates AS (
 INSERT INTO realtime_windows AS w (window_start, dimension, key, events, purchases, revenue, active_users)
 SELECT i.window_start, i.dimension, i.key, i.events, i.purchases, i.revenue,
        CASE WHEN i.dimension = 'all' THEN coalesce(n.users, 0) ELSE 0 END
-FROM unnest(%b::timestamptz[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::numeric[])
+FROM unnest(%b::timestamptz[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::numeric[])
     AS i(window_start, dimension, key, events, purchases, revenue)
 LEFT JOIN new_users n USING (window_start)
 ORDER BY 1, 2, 3
@@ -134,18 +135,18 @@ ON CONFLICT (window_start, dimension, key) DO UPDATE SET
 SELECT_NEAR_SESSIONS = """
 SELECT s.user_id, s.session_start, s.session_end, s.events
 FROM sessions s
-JOIN unnest(%s::varchar[], %s::timestamptz[], %s::timestamptz[]) AS span(user_id, low, high)
+JOIN unnest(%s::varchar[], %b::timestamptz[], %b::timestamptz[]) AS span(user_id, low, high)
   ON s.user_id = span.user_id AND s.session_start <= span.high AND s.session_end >= span.low
 """
 
 DELETE_SESSIONS = """
-DELETE FROM sessions s USING unnest(%s::varchar[], %s::timestamptz[]) AS gone(user_id, session_start)
+DELETE FROM sessions s USING unnest(%s::varchar[], %b::timestamptz[]) AS gone(user_id, session_start)
 WHERE s.user_id = gone.user_id AND s.session_start = gone.session_start
 """
 
 UPSERT_SESSIONS = """
 INSERT INTO sessions AS s (user_id, session_start, session_end, events)
-SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[], %b::int[]) ORDER BY 1, 2
+SELECT * FROM unnest(%s::text[], %b::timestamptz[], %b::timestamptz[], %s::int[]) ORDER BY 1, 2
 ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.session_end, events = EXCLUDED.events
 """
 
@@ -165,7 +166,7 @@ CROSS JOIN LATERAL (
 INSERT_NEW_ANOMALIES = """
 INSERT INTO anomalies (event_id, user_id, score, reasons, detected_at, model_version)
 SELECT event_id, user_id, score, reasons::text[], detected_at, model_version
-FROM unnest(%s::uuid[], %s::text[], %s::float8[], %s::text[], %s::timestamptz[], %s::text[])
+FROM unnest(%b::uuid[], %b::text[], %b::float8[], %b::text[], %b::timestamptz[], %b::text[])
     AS a(event_id, user_id, score, reasons, detected_at, model_version)
 ON CONFLICT (event_id) DO NOTHING
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
@@ -28,6 +29,36 @@ def columns(rows: Iterable[tuple], width: int) -> list[list]:
     """Rows as `width` parallel lists, one per `unnest` array parameter of a statement."""
     transposed = [list(column) for column in zip(*rows, strict=True)]
     return transposed or [[] for _ in range(width)]
+
+
+# How a column of `array_params` travels. psycopg adapts a list parameter element by element in
+# Python: 0.23 us an element, 0.8 for a Decimal, and a batch's merges send some 100,000 of them.
+# Text and numbers go instead as one array literal each, built by `str.join` (a tenth of that) and
+# parsed by the server; timestamps and dates stay binary arrays, which formatting would cost more.
+TEXT, NUMBER, BINARY = "text", "number", "binary"
+
+
+def array_params(rows: Iterable[tuple], kinds: tuple[str, ...]) -> list:
+    """Rows as one parameter per column for `unnest`: TEXT and NUMBER columns as array literals
+    (placeholders `%s::text[]`, `%s::bigint[]`, ...; no NULLs), BINARY ones as lists (`%b::...[]`)."""
+    return [
+        text_array(column) if kind is TEXT else number_array(column) if kind is NUMBER else column
+        for column, kind in zip(columns(rows, len(kinds)), kinds, strict=True)
+    ]
+
+
+def text_array(values: list[str]) -> str:
+    """A Postgres array literal of `values`, every element quoted."""
+    if not values:
+        return "{}"
+    if '"' in (flat := "".join(values)) or "\\" in flat:  # rare: escape element by element
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}'
+
+
+def number_array(values: list[int | float | Decimal]) -> str:
+    """A Postgres array literal of integers, floats or decimals (their `str` is a valid numeric)."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def staging_committed(info: dict) -> None:

@@ -79,6 +79,29 @@ class ProjectionStoreContract:
         with start_uow() as uow:
             assert uow.sessions.all() == [merged, late, other]
 
+    def test_user_ids_any_client_may_send_pass_through_every_merge_unchanged(self, start_uow):
+        # Quotes, backslashes, braces, commas, blanks and the word NULL mean something inside an
+        # array literal; a user id is any 1-50 characters, so each must come back as sent.
+        odd = ['say "hi"', "back\\slash", "{braces}", "com,ma", " padded ", "NULL", "ünïcödé", "'; DROP TABLE users;--"]
+        events = [make_event(user_id=user, timestamp=T0.isoformat()) for user in odd]
+        timed = _timed(*events)
+        with start_uow() as uow:
+            assert set(uow.users.apply(user_activity(events).values())) == set(odd)
+            uow.daily_stats.add(daily_totals(timed), daily_users(timed))
+            uow.windows.add(minute_windows(timed), minute_users(timed), rate_buckets(timed))
+            uow.sessions.apply([Session(user, T0, T0, 1) for user in odd], [])
+            uow.commit()
+        with start_uow() as uow:
+            assert set(uow.users.get_many(odd)) == set(odd) and None not in uow.users.get_many(odd).values()
+            assert set(uow.sessions.near({user: (T0, T0) for user in odd})) == set(odd)
+            assert [s.unique_users for s in uow.daily_stats.all()] == [len(odd)]
+            [total] = [r for r in uow.windows.minute_rows() if r[1] == "all"]
+            assert total[6] == len(odd)
+            uow.sessions.apply([], [(user, T0) for user in odd])
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.sessions.all() == []
+
     def test_users_are_fetched_many_at_once_with_none_for_strangers(self, start_uow):
         with start_uow() as uow:
             uow.users.apply(user_activity([make_event(user_id="known")]).values())
