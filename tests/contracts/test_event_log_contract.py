@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import defaultdict
 
@@ -22,6 +23,10 @@ def read_all(reader: EventLogReader, topic: str) -> dict[int, list[RawMessage]]:
     return {p: reader.read(topic, p, 0, 10_000) for p in reader.partitions(topic)}
 
 
+def _refused(index: int, reason: str) -> None:
+    raise AssertionError(f"record {index} refused: {reason}")
+
+
 class EventLogContract:
     @pytest.fixture
     def log(self) -> tuple[EventPublisher, EventLogReader]:
@@ -36,6 +41,35 @@ class EventLogContract:
         name = f"contract-{uuid.uuid4().hex[:12]}"
         create_topic(name, PARTITIONS)
         return name
+
+    def test_batches_published_from_several_threads_are_each_counted_once(self, log, topic):
+        # Each partition's writer thread publishes its batches on one shared publisher.
+        publisher, reader = log
+        before = publisher.flush().delivered
+        seen: list[int] = []
+        done = threading.Event()
+
+        def watch() -> None:  # what a metrics scrape reads meanwhile: a counter never goes back
+            while not done.is_set():
+                seen.append(publisher.report().delivered)
+
+        def batch(thread: int) -> list[tuple[bytes, bytes]]:
+            return [(b"user-%d" % (i % 7), b"%d-%d" % (thread, i)) for i in range(2_000)]
+
+        watcher = threading.Thread(target=watch)
+        writers = [threading.Thread(target=publisher.publish_many, args=(topic, batch(t), _refused)) for t in range(4)]
+        watcher.start()
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        report = publisher.flush()
+        done.set()
+        watcher.join()
+
+        assert (report.delivered - before, report.pending, report.failed) == (8_000, 0, 0)
+        assert sum(len(records) for records in read_all(reader, topic).values()) == 8_000
+        assert seen == sorted(seen) and seen[-1] <= report.delivered
 
     def test_records_read_back_in_order_per_partition(self, log, topic):
         publisher, reader = log
