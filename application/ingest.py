@@ -134,28 +134,31 @@ def _store_events(
     else:
         fresh = list(first_occurrences(events).values())
     scored = scorer.score(uow, fresh, now) if scorer is not None else None
-    scores = scored.scores if scored is not None else None
+    scores = scored.scores if scored is not None else [None] * len(fresh)
     if look_first:
         new = uow.events.add_new(fresh, scores)
     else:
         uow.events.add_all_new(fresh, scores)
         new = fresh
+    if len(new) < len(fresh):  # another writer stored some first: not ours to publish or flag
+        by_id = {r.event.event_id: score for r, score in zip(fresh, scores, strict=True)}
+        scores = [by_id[r.event.event_id] for r in new]
     # Records are queued for the output topics as soon as they exist and acknowledged once, at
     # the end: the broker's round trip overlaps the anomalies' insert instead of adding to it.
     published: list[Acknowledgement] = []
     if new:
+        events = [r.event for r in new]
+        times = [r.timing.event_time for r in new]
         history, placements = apply_user_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
-            timed = [(r.event, r.event_time) for r in new]
-            enrichments = enrich(timed, history, placements)
-            score = scored.scores.get if scored is not None else _unscored
+            enrichments = enrich(list(zip(events, times, strict=True)), history, placements)
             published.append(
                 recorder.publisher.publish_processed(
-                    [ProcessedEvent(r, e, score(r.event.event_id)) for r, e in zip(new, enrichments, strict=True)]
+                    [ProcessedEvent(r, e, s) for r, e, s in zip(new, enrichments, scores, strict=True)]
                 )
             )
     anomalies = scored.anomalies if scored is not None else []
-    if anomalies and len(new) < len(scored.scores):  # another writer stored some first: not ours to flag
+    if anomalies and len(new) < len(fresh):
         inserted = {r.event.event_id for r in new}
         anomalies = [a for a in anomalies if a.event_id in inserted]
     if anomalies:
@@ -179,10 +182,6 @@ def _publish_failures(refused: Refusals, processor_version: str, now: datetime) 
         _failure(received, ErrorType.PUBLISH, "stored, but not published: " + "; ".join(why), processor_version, now)
         for received, why in reasons.values()
     ]
-
-
-def _unscored(event_id: UUID) -> None:
-    return None
 
 
 def apply_projections(

@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
-from uuid import UUID
 
 from application.batch_model import LatestModel
 from application.messages import Anomaly, ReceivedEvent
@@ -100,7 +99,7 @@ class ScoringRules:
 
 @dataclass(frozen=True, slots=True)
 class ScoredBatch:
-    scores: dict[UUID, float]  # events without an entry stay unscored
+    scores: list[float | None]  # aligned with the events scored; None: unscored (no detector has an opinion yet)
     anomalies: list[Anomaly]
     model_version: str | None
     seconds: float  # time spent scoring, for the scoring-latency metric
@@ -139,7 +138,7 @@ class PartitionScorer:
         started = self._monotonic()
         model = self._models.current() if self._models is not None else None
         if not fresh:
-            return ScoredBatch({}, [], model[0].version if model else None, 0.0)
+            return ScoredBatch([], [], model[0].version if model else None, 0.0)
         self._load_online(uow)
         self._load_users(uow, {r.event.user_id for r in fresh})
         features = self._observe(fresh)
@@ -156,7 +155,7 @@ class PartitionScorer:
         combined = self._combine(batch_scores, online_scores, cold)
         scored = [(i, score) for i, score in enumerate(combined) if score is not None]
         if not scored:
-            return ScoredBatch({}, [], version, self._monotonic() - started)
+            return ScoredBatch(combined, [], version, self._monotonic() - started)
 
         indices = [i for i, _ in scored]
         # The online model alone scores wider than the combination the threshold was tuned on.
@@ -167,8 +166,7 @@ class PartitionScorer:
             Anomaly(fresh[indices[j]], scored[j][1], tuple(why), now, version, as_dict(features[indices[j]]))
             for j, why in found
         ]
-        by_id = {fresh[i].event.event_id: score for i, score in scored}
-        return ScoredBatch(by_id, anomalies, version, self._monotonic() - started)
+        return ScoredBatch(combined, anomalies, version, self._monotonic() - started)
 
     def _combine(self, batch: list[float] | None, online: list[float] | None, cold: int) -> list[float | None]:
         """One score per row from the detectors that have an opinion on it: the online model only

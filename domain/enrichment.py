@@ -24,6 +24,7 @@ class Enrichment(NamedTuple):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PURCHASE = EventType.PURCHASE
 _QUARTER = timedelta(minutes=15)
 
 
@@ -59,20 +60,16 @@ def enrich(
     purchased: set[str] = {user_id for user_id, h in history.items() if h is not None and h.purchased}
     out = []
     for (event, event_time), placement in zip(events, placements, strict=True):
-        is_new = event.user_id not in seen
-        seen.add(event.user_id)
-        first_purchase = event.event_type == EventType.PURCHASE and event.user_id not in purchased
+        user_id = event.user_id
+        is_new = user_id not in seen
+        if is_new:
+            seen.add(user_id)
+        first_purchase = event.event_type is _PURCHASE and user_id not in purchased
         if first_purchase:
-            purchased.add(event.user_id)
+            purchased.add(user_id)
         day, hour = local_time(event_time, event.country)
-        out.append(
-            Enrichment(
-                local_day=day,
-                local_hour=hour,
-                is_new_user=is_new,
-                is_first_purchase=first_purchase,
-                session_start=placement.session_start if placement else None,
-                session_event_number=placement.event_number if placement else None,
-            )
-        )
+        if placement is None:
+            out.append(Enrichment(day, hour, is_new, first_purchase, None, None))
+        else:
+            out.append(Enrichment(day, hour, is_new, first_purchase, placement.session_start, placement.event_number))
     return out

@@ -7,7 +7,7 @@ visible to others until commit, and a failed unit of work leaves no trace.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
@@ -47,19 +47,19 @@ class _Events:
         self._state = state
 
     def add_new(
-        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+        self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None
     ) -> list[ReceivedEvent]:
         new = []
-        for received in events:
+        for received, score in zip(events, [None] * len(events) if scores is None else scores, strict=True):
             event_id = received.event.event_id
             if event_id not in self._state.events:
                 self._state.events[event_id] = received
-                if scores and event_id in scores:
-                    self._state.scores[event_id] = scores[event_id]
+                if score is not None:
+                    self._state.scores[event_id] = score
                 new.append(received)
         return new
 
-    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None) -> None:
+    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None) -> None:
         if len(first_occurrences(events)) < len(events) or any(r.event.event_id in self._state.events for r in events):
             raise AlreadyStored(f"some of {len(events)} events given as new are stored already")
         self.add_new(events, scores)

@@ -3,8 +3,7 @@ JSON `data` go into a jsonb column as the text it already is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from uuid import UUID
+from collections.abc import Collection, Iterator, Sequence
 
 from psycopg import postgres, pq
 from psycopg.adapt import Dumper
@@ -12,10 +11,9 @@ from psycopg.adapt import Dumper
 from application.messages import ReceivedEvent
 
 
-def event_rows(events: Iterable[ReceivedEvent], scores: Mapping[UUID, float] | None) -> Iterator[tuple]:
-    """Rows in `sql.EVENT_COLUMNS` order; `data` as the JSON text the client sent."""
-    score = (scores or {}).get
-    for received in events:
+def event_rows(events: Collection[ReceivedEvent], scores: Sequence[float | None] | None) -> Iterator[tuple]:
+    """Rows in `sql.EVENT_COLUMNS` order, `scores[i]` being `events[i]`'s; `data` as the JSON text the client sent."""
+    for received, score in zip(events, [None] * len(events) if scores is None else scores, strict=True):
         e, timing = received.event, received.timing
         yield (
             e.event_id,
@@ -36,7 +34,7 @@ def event_rows(events: Iterable[ReceivedEvent], scores: Mapping[UUID, float] | N
             timing.event_time,
             timing.late,
             timing.future_clamped,
-            score(e.event_id),
+            score,
         )
 
 

@@ -6,7 +6,7 @@ deltas go as arrays into one merge. Per-row INSERTs are the bottleneck this desi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -29,11 +29,16 @@ from domain.validation import USER_EVENT
 
 class PostgresEventRepository(CopyingRepository):
     def add_new(
-        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+        self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None
     ) -> list[ReceivedEvent]:
         first = first_occurrences(events)
         if not first:
             return []
+        if scores is not None and len(first) < len(events):  # the first occurrences' scores, in their order
+            firsts: dict[UUID, float | None] = {}
+            for received, score in zip(events, scores, strict=True):
+                firsts.setdefault(received.event.event_id, score)
+            scores = list(firsts.values())
         with translated_errors(), self._cursor() as cur:
             self._copy(cur, sql.COPY_EVENTS, event_rows(first.values(), scores))
             cur.execute(sql.INSERT_NEW_EVENTS)
@@ -43,7 +48,7 @@ class PostgresEventRepository(CopyingRepository):
         stored = {row[0] for row in inserted}
         return [received for event_id, received in first.items() if event_id in stored]
 
-    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None) -> None:
+    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None) -> None:
         # Straight into the table: no staging copy, no conflict check per row, no ids sent back.
         # About half the work of `add_new`; a stored id fails the whole COPY instead.
         if not events:

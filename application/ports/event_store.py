@@ -24,16 +24,16 @@ from domain.windows import DayKey, Totals, WindowKey
 
 class EventRepository(Protocol):
     def add_new(
-        self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None
+        self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None
     ) -> list[ReceivedEvent]:
         """Store events whose `event_id` is not stored yet; return exactly those.
 
-        Within one call, the first occurrence of an id (in log order) wins. `scores` gives
-        events their `anomaly_score` (the others stay unscored).
+        Within one call, the first occurrence of an id (in log order) wins. `scores[i]` is
+        `events[i]`'s `anomaly_score` (None, or no `scores`: unscored).
         """
         ...
 
-    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Mapping[UUID, float] | None = None) -> None:
+    def add_all_new(self, events: Sequence[ReceivedEvent], scores: Sequence[float | None] | None = None) -> None:
         """Store events the caller believes are all new (distinct ids, none stored), the fastest way.
 
         If any is stored already, raise `AlreadyStored`; the unit of work is then unusable (roll it

@@ -172,11 +172,21 @@ class EventStoreContract:
     def test_scores_are_stored_with_their_events(self, start_uow):
         scored, unscored = received(make_event(), offset=0), received(make_event(), offset=1)
         with start_uow() as uow:
-            uow.events.add_new([scored, unscored], {scored.event.event_id: 0.875})
+            uow.events.add_new([scored, unscored], [0.875, None])
             uow.commit()
         with start_uow() as uow:
             assert uow.events.anomaly_score(scored.event.event_id) == 0.875
             assert uow.events.anomaly_score(unscored.event.event_id) is None
+
+    def test_a_repeated_id_is_stored_once_with_the_score_of_its_first_occurrence(self, start_uow):
+        event = make_event()
+        first, again, other = received(event, offset=0), received(event, offset=1), received(make_event(), offset=2)
+        with start_uow() as uow:
+            assert uow.events.add_new([first, again, other], [0.25, 0.75, 0.5]) == [first, other]
+            uow.commit()
+        with start_uow() as uow:
+            assert uow.events.anomaly_score(event.event_id) == 0.25
+            assert uow.events.anomaly_score(other.event.event_id) == 0.5
 
     def test_all_new_events_are_stored_as_sent_with_their_scores(self, start_uow):
         events = [
@@ -186,7 +196,7 @@ class EventStoreContract:
         ]
         given = [received(e, offset=i) for i, e in enumerate(events)]
         with start_uow() as uow:
-            uow.events.add_all_new(given, {events[0].event_id: 0.5})
+            uow.events.add_all_new(given, [0.5, None, None])
             uow.events.add_all_new([])
             uow.commit()
         with start_uow() as uow:
