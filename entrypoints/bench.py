@@ -37,7 +37,7 @@ from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.bench_latency import run_latency_bench
 from entrypoints.bench_progress import IngestProgress
 from entrypoints.containers import Container
-from entrypoints.feeding import GENERATED_RATE, produce_generated
+from entrypoints.feeding import GENERATED_RATE, backlog_start, produce_generated
 
 BENCH_SEED = 20261127
 
@@ -151,7 +151,8 @@ def _train_batch_model(models_dir: Path, events: int) -> str:
     """A real Isolation Forest, trained (as `analytics train anomaly` would) on the head of the very
     traffic the bench then ingests, as a platform retrains on its recent events. Trained on other
     traffic its scores would say more about that mismatch than about ingest speed."""
-    head = generate_events(min(events, 200_000), seed=BENCH_SEED, start=datetime.now(UTC), rate=GENERATED_RATE)
+    # The same start as the ingested backlog (`produce_generated`): the same times of day.
+    head = generate_events(min(events, 200_000), seed=BENCH_SEED, start=backlog_start(events), rate=GENERATED_RATE)
     report = train_anomaly(
         InMemoryAnomalyEvents([(event, event.timestamp) for event in head]),
         FileModelRegistry(models_dir).for_kind(BATCH_DETECTOR),

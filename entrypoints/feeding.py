@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import orjson
@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 
 from application.ports.event_log import DeliveryReport, EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
+from domain.events import UserEvent
 
 
 def counting_bar(label: str, clock: ProgressColumn, *, show: bool = True) -> Progress:
@@ -47,6 +48,19 @@ class Pacer:
 
 GENERATED_RATE = 1_000.0  # events/s of simulated time when the events are produced as fast as possible
 
+Record = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, int | None]
+"""(key, value) or (key, value, log timestamp in ms: when the event reached the platform)."""
+
+
+def backlog_start(count: int, rate: float = GENERATED_RATE) -> datetime:
+    """When unpaced traffic of `count` events at `rate` a second starts: it ends now."""
+    return datetime.now(UTC) - timedelta(seconds=count / rate)
+
+
+def arrival_ms(event: UserEvent) -> int:
+    """When a generated event reached the platform: as its client sent it (`sent_at`), else at once."""
+    return int((event.sent_at or event.timestamp).timestamp() * 1000)
+
 
 def produce_generated(
     publisher: EventPublisher,
@@ -58,16 +72,26 @@ def produce_generated(
     show_progress: bool = True,
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
-    """Generate `count` events (seeded) and publish them keyed by user_id; `stop` ends early."""
-    events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate or GENERATED_RATE)
-    records = ((partition_key(e), to_wire(e)) for e in events)
+    """Generate `count` events (seeded) and publish them keyed by user_id; `stop` ends early.
+
+    Paced (`rate`), the events happen as they are sent. Unpaced, they are a backlog: GENERATED_RATE
+    events a second that ended just now, each record stamped with the time its event arrived (as
+    the log of a platform that was down would hold them). Stamped when sent instead, at 50,000
+    a second, most would be minutes ahead of their arrival: clamped to it, their times compressed
+    into seconds, ordinary users would look like bots to the anomaly detectors."""
+    if rate:
+        events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate)
+        records: Iterable[Record] = ((partition_key(e), to_wire(e)) for e in events)
+    else:
+        events = generate_events(count, seed=seed, start=backlog_start(count), rate=GENERATED_RATE)
+        records = ((partition_key(e), to_wire(e), arrival_ms(e)) for e in events)
     return _publish(publisher, topic, records, total=count, rate=rate, show_progress=show_progress, stop=stop)
 
 
 def produce_records(
     publisher: EventPublisher,
     topic: str,
-    records: Iterable[tuple[bytes | None, bytes]],
+    records: Iterable[Record],
     *,
     total: int | None,
     rate: float | None,
@@ -98,7 +122,7 @@ def _key_of(line: bytes) -> bytes | None:
 def _publish(
     publisher: EventPublisher,
     topic: str,
-    records: Iterable[tuple[bytes | None, bytes]],
+    records: Iterable[Record],
     *,
     total: int | None,
     rate: float | None,
@@ -110,10 +134,10 @@ def _publish(
     with progress:
         task = progress.add_task("produce", total=total, speed="")
         started = time.monotonic()
-        for n, (key, value) in enumerate(records, 1):
+        for n, (key, value, *stamp) in enumerate(records, 1):
             if stop is not None and stop.is_set():
                 break
-            publisher.publish(topic, key, value)
+            publisher.publish(topic, key, value, timestamp_ms=stamp[0] if stamp else None)
             pacer.tick()
             if n % 2000 == 0:
                 progress.update(task, completed=n, speed=f"{n / (time.monotonic() - started):,.0f} ev/s")

@@ -45,6 +45,7 @@ class InMemoryEventLog:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
         on_refused: OnRefused | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         if len(value) + len(key or b"") > self._max_record_bytes:
             reason = f"{topic}: record of {len(value)} bytes is above the {self._max_record_bytes}-byte limit"
@@ -64,7 +65,7 @@ class InMemoryEventLog:
                     offset=len(log),
                     key=key,
                     value=value,
-                    timestamp_ms=int(time.time() * 1000),
+                    timestamp_ms=timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
                     headers=tuple((name, data) for name, data in headers),
                 )
             )

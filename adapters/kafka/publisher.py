@@ -75,8 +75,11 @@ class KafkaEventPublisher:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
         on_refused: OnRefused | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
-        kwargs = {"headers": list(headers)} if headers else {}
+        kwargs: dict = {"headers": list(headers)} if headers else {}
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
         callback = self._on_delivery if on_refused is None else partial(self._on_delivery, on_refused=on_refused)
         if self._produce(topic, key, value, callback, kwargs, on_refused):
             with self._lock:

@@ -36,9 +36,10 @@ class TracedEventPublisher:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
         on_refused: OnRefused | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         if topic not in self._topics:
-            self._inner.publish(topic, key, value, headers, on_refused)
+            self._inner.publish(topic, key, value, headers, on_refused, timestamp_ms)
             return
         with self._tracer.start_as_current_span(
             f"{topic} publish",
@@ -55,7 +56,7 @@ class TracedEventPublisher:
                 carrier: dict[str, str] = {}
                 _PROPAGATOR.inject(carrier)
                 headers = [*headers, *((name, text.encode()) for name, text in carrier.items())]
-            self._inner.publish(topic, key, value, headers, on_refused)
+            self._inner.publish(topic, key, value, headers, on_refused, timestamp_ms)
 
     def publish_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt) -> None:
         if topic not in self._topics:

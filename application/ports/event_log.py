@@ -43,12 +43,14 @@ class EventPublisher(Protocol):
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
         on_refused: OnRefused | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         """Queue one record; raises `BrokerUnavailable` when it cannot even be queued.
 
         A record the log refuses for good (too large for it) goes to `on_refused`, if given,
         and counts in neither `delivered` nor `failed`; without it the refusal raises or
-        counts as failed like any other."""
+        counts as failed like any other. `timestamp_ms` is the record's log timestamp, when it
+        reached the platform (default: now): a replayed backlog keeps the times it arrived at."""
         ...
 
     def publish_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes]], on_refused: OnRefusedAt) -> None:

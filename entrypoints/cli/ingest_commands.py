@@ -21,6 +21,8 @@ GENERATED_TRACES = 0.01
 if TYPE_CHECKING:
     from adapters.kafka.publisher import KafkaEventPublisher
     from application.traffic_anomalies import LabelledTraffic
+    from domain.events import UserEvent
+    from entrypoints.feeding import Record
 
 
 def register(app: typer.Typer) -> None:
@@ -60,11 +62,16 @@ def generate(
     records = None
     if anomaly_rate > 0 or labels is not None:
         from application.traffic_anomalies import generate_labelled
+        from entrypoints.feeding import GENERATED_RATE, backlog_start
 
+        # Unpaced into Kafka: a backlog that ended now, each record stamped with its arrival (see
+        # `entrypoints.feeding.produce_generated`, which does the same for plain traffic).
+        backlog = rate is None and not stdout
+        start = backlog_start(count) if backlog else datetime.now(UTC)
         traffic = generate_labelled(
-            count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0, anomaly_rate=anomaly_rate
+            count, seed=_seed(seed), start=start, rate=rate or GENERATED_RATE, anomaly_rate=anomaly_rate
         )
-        records = _labelled_records(traffic, labels)
+        records = _labelled_records(traffic, labels, stamped=backlog)
     if stdout:
         from application.traffic import generate_events, to_wire
 
@@ -72,7 +79,7 @@ def generate(
             events = generate_events(count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0)
             records = ((None, to_wire(event)) for event in events)
         out = sys.stdout.buffer
-        for _, value in records:
+        for _, value, *_ in records:
             out.write(value + b"\n")
         out.flush()
         return
@@ -143,14 +150,22 @@ def ensure_platform_topics(container) -> None:
     ensure_topics(container.gateways.kafka_config(), topics)
 
 
-def _labelled_records(traffic: LabelledTraffic, labels: Path | None) -> Iterator[tuple[bytes, bytes]]:
-    """The events as (key, value) records; with `labels`, each event's label is written as it is drawn,
-    and the churn ground truth once the stream has ended."""
+def _labelled_records(traffic: LabelledTraffic, labels: Path | None, *, stamped: bool) -> Iterator[Record]:
+    """The events as (key, value) records, or with `stamped` (key, value, arrival in ms); with `labels`,
+    each event's label is written as it is drawn, and the churn ground truth once the stream has ended."""
     from application.traffic import partition_key, to_wire
+    from entrypoints.feeding import arrival_ms
+
+    def record(event: UserEvent) -> Record:
+        return (
+            (partition_key(event), to_wire(event), arrival_ms(event))
+            if stamped
+            else (partition_key(event), to_wire(event))
+        )
 
     if labels is None:
         for labelled in traffic:
-            yield partition_key(labelled.event), to_wire(labelled.event)
+            yield record(labelled.event)
         return
     users: set[str] = set()
     with labels.open("w", newline="") as out:
@@ -160,7 +175,7 @@ def _labelled_records(traffic: LabelledTraffic, labels: Path | None) -> Iterator
             event = labelled.event
             rows.writerow([event.event_id, int(labelled.anomaly is not None), labelled.anomaly or ""])
             users.add(event.user_id)
-            yield partition_key(event), to_wire(event)
+            yield record(event)
     with labels.with_name(labels.name + ".churn.csv").open("w", newline="") as out:
         rows = csv.writer(out)
         rows.writerow(["user_id", "churned"])

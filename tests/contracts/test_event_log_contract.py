@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import defaultdict
 
@@ -88,6 +89,18 @@ class EventLogContract:
         for key in {k for k, _ in sent}:
             mine = [r.value for rs in by_partition.values() for r in rs if r.key == key]
             assert mine == [v for k, v in sent if k == key]
+
+    def test_a_record_keeps_the_arrival_time_it_was_published_with(self, log, topic):
+        # A replayed backlog: each record says when it reached the platform, not when it was re-sent.
+        publisher, reader = log
+        an_hour_ago = int(time.time() * 1000) - 3_600_000
+        publisher.publish(topic, b"user-1", b"then", timestamp_ms=an_hour_ago)
+        publisher.publish(topic, b"user-1", b"now")
+        publisher.flush()
+
+        [then, now] = [r for records in read_all(reader, topic).values() for r in records]
+        assert then.timestamp_ms == an_hour_ago
+        assert abs(now.timestamp_ms - time.time() * 1000) < 60_000
 
     def test_a_record_too_large_for_the_log_is_refused_for_good_and_the_rest_delivered(self, log, topic):
         publisher, reader = log
