@@ -140,8 +140,9 @@ class PartitionScorer:
         if not fresh:
             return ScoredBatch([], [], model[0].version if model else None, 0.0)
         self._load_online(uow)
-        self._load_users(uow, {r.event.user_id for r in fresh})
-        features = self._observe(fresh)
+        users = {r.event.user_id for r in fresh}
+        self._load_users(uow, users)
+        features = self._observe(fresh, users)
         rows = [prepare(f) for f in features]
 
         batch_scores = model[1].score(rows) if model is not None else None
@@ -237,15 +238,18 @@ class PartitionScorer:
                 _, state = observe(state, event, event_time)
             states[user_id] = state if state is not None else UserFeatureState()
 
-    def _observe(self, fresh: Sequence[ReceivedEvent]) -> list[Features]:
-        states, touched = self._states, self._touched
+    def _observe(self, fresh: Sequence[ReceivedEvent], users: set[str]) -> list[Features]:
+        """Each event's features, in log order; every user of `fresh` (`users`) has a state (`_load_users`),
+        which `observe` updates in place."""
+        states = self._states
         out = []
+        append = out.append
         for received in fresh:
-            user_id = received.event.user_id
-            features, states[user_id] = observe(states.get(user_id), received.event, received.event_time)
+            event = received.event
+            append(observe(states[event.user_id], event, received.timing.event_time)[0])
+        self._touched |= users
+        for user_id in users:  # this batch's users are now the most recently seen
             states.move_to_end(user_id)
-            touched.add(user_id)
-            out.append(features)
         while len(states) > self._rules.users_in_memory:  # the least recently seen go; they are rebuilt on return
             states.popitem(last=False)
         return out

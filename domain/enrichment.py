@@ -26,6 +26,7 @@ class Enrichment(NamedTuple):
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PURCHASE = EventType.PURCHASE
 _QUARTER = timedelta(minutes=15)
+_QUARTER_US = _QUARTER // timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=512)
@@ -38,6 +39,11 @@ def local_time(event_time: datetime, country: str) -> tuple[date, int]:
     # Every UTC offset is a multiple of 15 minutes, so the local day and hour are the same
     # for a whole UTC quarter-hour: cache per (country, quarter-hour); this runs per event.
     return _local_quarter(country, (event_time - _EPOCH) // _QUARTER)
+
+
+def local_time_us(micros: int, country: str) -> tuple[date, int]:
+    """`local_time` of a moment given as microseconds since the epoch."""
+    return _local_quarter(country, micros // _QUARTER_US)
 
 
 @lru_cache(maxsize=8192)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from math import cos, log1p, pi, sin, sqrt
 from uuid import UUID
 
-from domain.enrichment import local_time
+from domain.enrichment import local_time_us
 from domain.event_time import DEFAULT_ALLOWED_LATENESS
 from domain.events import EventType, UserEvent
 
@@ -85,6 +85,7 @@ _MINUTE = MINUTE // _MICROSECOND
 _TEN_MINUTES = COUNTRY_WINDOW // _MICROSECOND
 _HOUR = HOUR // _MICROSECOND
 _LATENESS = DEFAULT_ALLOWED_LATENESS // _MICROSECOND
+_KEEP_TIMES, _KEEP_PURCHASES, _KEEP_CLICKS = _HOUR + _LATENESS, _MINUTE + _LATENESS, _SHORT + _LATENESS
 _HOUR_CIRCLE = tuple((sin(2 * pi * h / 24), cos(2 * pi * h / 24)) for h in range(24))
 _PURCHASE, _CLICK, _LOGIN = EventType.PURCHASE, EventType.CLICK, EventType.LOGIN
 
@@ -138,10 +139,12 @@ def observe(
     at = bisect_right(times, now)  # earlier events stamped at or before now: times[:at]
     events_1m = at - bisect_left(times, now - _MINUTE, 0, at) + 1
     events_1h = at - bisect_left(times, now - _HOUR, 0, at) + 1
-    purchase_at = bisect_right(state.purchase_times, now)
-    purchases_1m = purchase_at - bisect_left(state.purchase_times, now - _MINUTE, 0, purchase_at) + is_purchase
-    click_at = bisect_right(state.click_times, now)
-    clicks_10s = click_at - bisect_left(state.click_times, now - _SHORT, 0, click_at) + is_click
+    # Most users have no recent purchase or click: empty lists need no search.
+    purchase_times, click_times = state.purchase_times, state.click_times
+    purchase_at = bisect_right(purchase_times, now) if purchase_times else 0
+    purchases_1m = purchase_at - bisect_left(purchase_times, now - _MINUTE, 0, purchase_at) + is_purchase
+    click_at = bisect_right(click_times, now) if click_times else 0
+    clicks_10s = click_at - bisect_left(click_times, now - _SHORT, 0, click_at) + is_click
 
     countries = state.countries
     countries_10m = 1
@@ -177,7 +180,7 @@ def observe(
         session_events, session_start = 1, now
     session_rate = session_events / max((now - session_start) / _MINUTE, 1.0)
 
-    hour_sin, hour_cos = _HOUR_CIRCLE[local_time(event_time, country)[1]]
+    hour_sin, hour_cos = _HOUR_CIRCLE[local_time_us(now, country)[1]]
     features = (
         float(events_1m),
         float(events_1h),
@@ -202,14 +205,14 @@ def observe(
     )
 
     # Now, and only now, the event becomes part of the past.
-    _insert(times, at, now, _HOUR + _LATENESS)
+    _insert(times, at, now, _KEEP_TIMES)
     if is_purchase:
-        _insert(state.purchase_times, purchase_at, now, _MINUTE + _LATENESS)
+        _insert(purchase_times, purchase_at, now, _KEEP_PURCHASES)
         state.amounts.append(value)
         state.amount_times.append(now)
         state.newest_purchase = max(state.newest_purchase, now)
     if is_click:
-        _insert(state.click_times, click_at, now, _SHORT + _LATENESS)
+        _insert(click_times, click_at, now, _KEEP_CLICKS)
     last_there = countries.pop(country, now)  # re-inserted last: the dict stays least-recently-seen first
     countries[country] = max(last_there, now)
     if len(countries) > MAX_PLACES:
