@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent, TimingRules
 from domain.errors import InvalidEvent
 from domain.event_time import EventTiming, event_timing
-from domain.events import EARLIEST_TIME, LATEST_TIME, UserEvent
+from domain.events import EARLIEST_TIME, LATEST_TIME, Event
 from domain.failures import ErrorType, FailedEvent
-from domain.validation import MAX_EVENT_BYTES, parse_event
+from domain.validation import parse_event
 
 # A dead letter keeps this much of an oversize payload: enough to see what it was.
 MAX_STORED_RAW_BYTES = 64 * 1024
@@ -24,11 +24,13 @@ def decode_batch(
     processor_version: str,
     now: datetime,
     rules: TimingRules = TimingRules(),
+    parse: Callable[[bytes], Event] = parse_event,
 ) -> IngestBatch:
     """Validate a non-empty run of consecutive records of one partition.
 
     Every record ends either as a `ReceivedEvent` or as a `FailedEvent`; none is
-    dropped. The batch's position is just past its last record.
+    dropped. The batch's position is just past its last record. `parse` is
+    `domain.validation.parse_event` or a decoder that decides exactly as it does.
     """
     first = messages[0]
     events: list[ReceivedEvent] = []
@@ -40,7 +42,7 @@ def decode_batch(
         try:
             if raw is None:
                 raise InvalidEvent(ErrorType.DESERIALIZE, "empty record (no value)")
-            event = parse_event(raw, max_bytes=MAX_EVENT_BYTES)
+            event = parse(raw)
             received_at = arrivals.get(message.timestamp_ms)
             if received_at is None:
                 received_at = arrivals[message.timestamp_ms] = _received_at(message.timestamp_ms, now)
@@ -69,7 +71,7 @@ def _received_at(timestamp_ms: int | None, now: datetime) -> datetime:
     return stamped if EARLIEST_TIME <= stamped <= LATEST_TIME else now
 
 
-def timing_on_arrival(event: UserEvent, received_at: datetime, rules: TimingRules = TimingRules()) -> EventTiming:
+def timing_on_arrival(event: Event, received_at: datetime, rules: TimingRules = TimingRules()) -> EventTiming:
     """The event's time and flags (`domain.event_time`), or `InvalidEvent` (schema) when its
     clock-skew correction (`timestamp + received_at - sent_at`) leaves the calendar."""
     try:

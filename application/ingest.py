@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
+from application.decoding import describe_payload
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules, first_occurrences
 from application.ports.event_log import Acknowledgement, AnomalyPublisher, ProcessedEventPublisher, Refusals
 from application.ports.event_store import UnitOfWork
@@ -282,10 +283,17 @@ def _record_one_by_one(
 def _failure(
     received: ReceivedEvent, error_type: ErrorType, reason: str, processor_version: str, now: datetime
 ) -> FailedEvent:
+    # The payload as received when at hand (always, from the log), else the validated model's JSON.
+    if received.raw is not None:
+        raw_data, encoding, truncated = describe_payload(received.raw)
+    else:
+        raw_data, encoding, truncated = received.event.model_dump_json(), "utf-8", False  # type: ignore[attr-defined]
     return FailedEvent(
         error_type=error_type,
         error_reason=reason,
-        raw_data=received.event.model_dump_json(),
+        raw_data=raw_data,
+        raw_encoding=encoding,
+        raw_truncated=truncated,
         event_id=str(received.event.event_id),
         source_topic=received.topic,
         source_partition=received.partition,

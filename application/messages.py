@@ -9,7 +9,7 @@ from typing import NamedTuple
 from uuid import UUID
 
 from domain.event_time import DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_FUTURE, EventTiming
-from domain.events import UserEvent
+from domain.events import Event
 from domain.failures import FailedEvent
 from domain.sessions import DEFAULT_SESSION_GAP
 
@@ -32,7 +32,7 @@ class RawMessage(NamedTuple):
 class ReceivedEvent(NamedTuple):
     """A valid event, where in the log it was read, and its event-time verdict."""
 
-    event: UserEvent
+    event: Event
     topic: str
     partition: int
     offset: int

@@ -1,7 +1,9 @@
 """The user events of the wire contract, as frozen pydantic models.
 
 `UserEvent` is a discriminated union on `event_type`: `parse_event` validates raw
-JSON bytes into exactly one of the concrete event classes in a single pass.
+JSON bytes into exactly one of the concrete event classes in a single pass. `Event` is
+what processing reads of an event, whichever decoder made it (the dataflow's log decoder
+builds lighter objects of its own, `adapters.wire.events`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
@@ -160,6 +162,11 @@ class BaseEvent(BaseModel):
         data: EventData = self.data  # type: ignore[attr-defined]
         return data.model_dump(mode="json", exclude_unset=True)  # as sent: a null the client set is kept
 
+    def data_json(self) -> str:
+        """`data` as JSON text, for the store: the keys the client set, a null it sent included."""
+        data: EventData = self.data  # type: ignore[attr-defined]
+        return data.model_dump_json(exclude_unset=True)
+
 
 class PageViewEvent(BaseEvent):
     event_type: Literal[EventType.PAGE_VIEW]
@@ -206,3 +213,31 @@ UserEvent = Annotated[
     PageViewEvent | ClickEvent | SearchEvent | VideoWatchEvent | PurchaseEvent | SignupEvent | LoginEvent | LogoutEvent,
     Field(discriminator="event_type"),
 ]
+
+
+class Event(Protocol):
+    """What processing reads of a valid event: the models above satisfy it, and so do the lighter
+    objects the dataflow's log decoder builds (`adapters.wire.events`), validated to the same rules."""
+
+    @property
+    def event_id(self) -> UUID: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def session_id(self) -> UUID: ...
+    @property
+    def event_type(self) -> EventType: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def device(self) -> Device: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def value(self) -> Decimal | None: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+
+    def data_json(self) -> str:
+        """`data` as JSON text: every key the client set."""
+        ...

@@ -24,6 +24,7 @@ from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
 from adapters.telemetry.batch_spans import BatchSpans
+from adapters.wire.events import decode_event
 from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome, IngestBatch, RawMessage
@@ -76,7 +77,9 @@ def build_processor_flow(
 
     def decode(records: list[RawMessage]) -> IngestBatch:
         started, started_ns = time.perf_counter(), time.time_ns()
-        batch = decode_batch(records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules)
+        batch = decode_batch(
+            records, consumer=consumer, processor_version=version, now=clock.now(), rules=rules, parse=decode_event
+        )
         spans.decoded(records, batch, started_ns, time.time_ns())
         return replace(batch, started=started)
 

@@ -24,8 +24,7 @@ def event_rows(events: Collection[ReceivedEvent], scores: Sequence[float | None]
             e.device.value,
             e.country,
             e.value,
-            # As sent: a key the client set to null is kept (`exclude_unset`, not `exclude_none`).
-            e.data.model_dump_json(exclude_unset=True),
+            e.data_json(),  # as sent: a key the client set to null is kept
             e.sent_at,
             received.received_at,
             received.topic,

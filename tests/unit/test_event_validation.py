@@ -59,29 +59,29 @@ def test_event_types_without_required_data_may_omit_data(event_type):
     assert event.data_dict() == {}
 
 
-@pytest.mark.parametrize(
-    ("event_type", "mutation"),
-    [
-        pytest.param("page_view", put(user_id="u" * 50), id="user_id-50-chars"),
-        pytest.param("page_view", put(user_id="u"), id="user_id-1-char"),
-        pytest.param("page_view", put(timestamp="2026-11-27T10:00:00Z"), id="timestamp-zulu"),
-        pytest.param("page_view", put(timestamp="2026-11-27T10:00:00+05:30"), id="timestamp-positive-offset"),
-        pytest.param("page_view", put(sent_at="2026-11-27T10:00:01-03:00"), id="optional-sent_at"),
-        pytest.param("page_view", put_data(referrer="https://example.com"), id="optional-referrer"),
-        pytest.param("page_view", put(value="0.50"), id="optional-value-on-non-purchase"),
-        pytest.param("purchase", put(value="0"), id="purchase-value-zero"),
-        pytest.param("purchase", put(value="1234567890123.45"), id="purchase-value-15-digits"),
-        pytest.param("purchase", put_data(quantity=1), id="quantity-one"),
-        pytest.param("search", put_data(results_count=0), id="results_count-zero"),
-        pytest.param("video_watch", put_data(watch_seconds=0), id="watch_seconds-zero"),
-        pytest.param("video_watch", put_data(watch_seconds=30), id="watch_seconds-integer-is-a-number"),
-        *[
-            pytest.param("page_view", put(device=d), id=f"device-{d}")
-            for d in ["mobile", "desktop", "tablet", "tv", "other"]
-        ],
-        pytest.param("page_view", put(country="GB"), id="country-GB"),
+VALID = [
+    pytest.param("page_view", put(user_id="u" * 50), id="user_id-50-chars"),
+    pytest.param("page_view", put(user_id="u"), id="user_id-1-char"),
+    pytest.param("page_view", put(timestamp="2026-11-27T10:00:00Z"), id="timestamp-zulu"),
+    pytest.param("page_view", put(timestamp="2026-11-27T10:00:00+05:30"), id="timestamp-positive-offset"),
+    pytest.param("page_view", put(sent_at="2026-11-27T10:00:01-03:00"), id="optional-sent_at"),
+    pytest.param("page_view", put_data(referrer="https://example.com"), id="optional-referrer"),
+    pytest.param("page_view", put(value="0.50"), id="optional-value-on-non-purchase"),
+    pytest.param("purchase", put(value="0"), id="purchase-value-zero"),
+    pytest.param("purchase", put(value="1234567890123.45"), id="purchase-value-15-digits"),
+    pytest.param("purchase", put_data(quantity=1), id="quantity-one"),
+    pytest.param("search", put_data(results_count=0), id="results_count-zero"),
+    pytest.param("video_watch", put_data(watch_seconds=0), id="watch_seconds-zero"),
+    pytest.param("video_watch", put_data(watch_seconds=30), id="watch_seconds-integer-is-a-number"),
+    *[
+        pytest.param("page_view", put(device=d), id=f"device-{d}")
+        for d in ["mobile", "desktop", "tablet", "tv", "other"]
     ],
-)
+    pytest.param("page_view", put(country="GB"), id="country-GB"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "mutation"), VALID)
 def test_boundary_values_inside_the_contract_are_accepted(event_type, mutation):
     doc = event_doc(event_type)
     mutation(doc)
