@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,25 +121,39 @@ def process(
     until_caught_up: Annotated[
         bool, typer.Option("--until-caught-up", help="Stop once every partition is read to its end.")
     ] = False,
-    process_id: Annotated[int | None, typer.Option(hidden=True)] = None,
-    addresses: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the Bytewax dataflow; resumes from the offsets committed with the data."""
-    # The dataflow and what it needs, and nothing of the API: every cluster member runs this.
+    # The dataflow and what it needs, and nothing of the API.
     from entrypoints.processor import run_cluster, run_in_this_process
 
     settings = load_settings("analytics-processor")
-    with platform(settings, migrate=process_id is None) as (services, container):
-        if processes > 1 and process_id is None:
-            extra = ["--until-caught-up"] if until_caught_up else []
-            raise typer.Exit(run_cluster(processes, workers, services.endpoints.as_env(), extra))
+    with platform(settings, migrate=True) as (services, container):
+        if processes == 1:
+            run_in_this_process(container, workers=workers, stop_at_end=until_caught_up)
+            return
+        container.shutdown_resources()  # no connection of this process's may be shared with its forks
+        env = services.endpoints.as_env()  # the members attach to the services resolved here
+        member = partial(_cluster_member, env=env, workers=workers, until_caught_up=until_caught_up)
+        raise typer.Exit(run_cluster(processes, member, preload=_DATAFLOW_MODULES))
+
+
+# What a cluster member imports to run the dataflow, beyond `entrypoints.processor`: loaded once, in
+# the process the members are forked from (`entrypoints.processor.run_cluster`).
+_DATAFLOW_MODULES = ("sklearn.ensemble", "joblib", "adapters.ml.isolation_forest", "adapters.ml.online", "river")
+
+
+def _cluster_member(process_id: int, addresses: list[str], *, env: dict[str, str], workers: int,
+                    until_caught_up: bool) -> int:  # fmt: skip
+    """One member of a `process --processes N` cluster, in a fork of the command's process."""
+    from entrypoints.processor import run_in_this_process
+
+    os.environ.update(env)
+    settings = load_settings("analytics-processor")
+    with platform(settings) as (_, container):
         run_in_this_process(
-            container,
-            workers=workers,
-            process_id=process_id,
-            addresses=addresses.split(";") if addresses else None,
-            stop_at_end=until_caught_up,
+            container, workers=workers, process_id=process_id, addresses=addresses, stop_at_end=until_caught_up
         )
+    return 0
 
 
 def ensure_platform_topics(container) -> None:

@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from domain.errors import InvalidEvent
 from domain.events import UserEvent
 from domain.validation import parse_event
+from entrypoints.processor import MEMBER_NAME
 from tests.integration.expected import FUTURE, event_time, expected_projections, stored_projections
 from tests.integration.platform import MALFORMED, Database, expected_users, start_analytics
 
@@ -72,14 +73,14 @@ class Children:
 
 
 def cluster_members(proc: subprocess.Popen, count: int, timeout: float = 30) -> list[psutil.Process]:
-    """The members an `analytics process --processes N` parent started, by process id."""
+    """The members an `analytics process --processes N` parent forked, by process id (their names)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             members = {
-                int(c[c.index("--process-id") + 1]): p
+                int(name.removeprefix(MEMBER_NAME)): p
                 for p in psutil.Process(proc.pid).children()
-                if "--process-id" in (c := p.cmdline())
+                if (name := p.name()).startswith(MEMBER_NAME)
             }
         except psutil.Error:  # one just started or ended: look again
             members = {}
