@@ -41,18 +41,9 @@ def profile(
     )
 
 
-def activity(
-    user_id: str = "u1",
-    *,
-    first: int = 0,
-    last: int = 0,
-    events: int = 1,
-    purchases: int = 0,
-    spent: str = "0",
-    country: str = "US",
-) -> UserActivity:
-    return UserActivity(**profile(user_id, first=first, last=last, events=events, purchases=purchases,
-                                  spent=spent, country=country).model_dump(exclude={"metadata"}))  # fmt: skip
+def activity(user_id: str = "u1", **fields) -> UserActivity:
+    """The partial profile `profile(...)` describes, as `user_activity` returns it."""
+    return UserActivity(**profile(user_id, **fields).model_dump(exclude={"metadata"}))
 
 
 # --- user_activity ---------------------------------------------------------------------
