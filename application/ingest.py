@@ -14,13 +14,11 @@ from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, Timin
 from application.ports.event_log import Acknowledgement, AnomalyPublisher, ProcessedEventPublisher, Refusals
 from application.ports.event_store import UnitOfWork
 from application.processed import ProcessedEvent
+from application.projecting import add_aggregates, apply_user_projections
 from application.scoring import PartitionScorer, Scoring
 from domain.enrichment import enrich
 from domain.errors import AlreadyStored, RejectedByStore
 from domain.failures import ErrorType, FailedEvent
-from domain.sessions import Placement, place_in_sessions
-from domain.users import UserHistory, history_before, user_activity
-from domain.windows import aggregate
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -148,11 +146,9 @@ def _store_events(
     # the end: the broker's round trip overlaps the anomalies' insert instead of adding to it.
     published: list[Acknowledgement] = []
     if new:
-        events = [r.event for r in new]
-        times = [r.timing.event_time for r in new]
         history, placements = apply_user_projections(uow, new, recorder.rules)
         if recorder.publisher is not None:
-            enrichments = enrich(list(zip(events, times, strict=True)), history, placements)
+            enrichments = enrich([(r.event, r.timing.event_time) for r in new], history, placements)
             published.append(
                 recorder.publisher.publish_processed(
                     [ProcessedEvent(r, e, s) for r, e, s in zip(new, enrichments, scores, strict=True)]
@@ -183,67 +179,6 @@ def _publish_failures(refused: Refusals, processor_version: str, now: datetime) 
         _failure(received, ErrorType.PUBLISH, "stored, but not published: " + "; ".join(why), processor_version, now)
         for received, why in reasons.values()
     ]
-
-
-def apply_projections(
-    uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules
-) -> tuple[dict[str, UserHistory], list[Placement | None]]:
-    """Feed newly stored events (in log order) to every projection.
-
-    Returns each user's history before these events and each event's session. Late
-    events count in users and daily stats but not in minute windows or sessions,
-    which closed before they came (see `domain.event_time`).
-    """
-    placed = apply_user_projections(uow, new, rules)
-    add_aggregates(uow, new)
-    return placed
-
-
-def add_aggregates(uow: UnitOfWork, new: Sequence[ReceivedEvent]) -> None:
-    """Daily stats and minute windows of newly stored events (late ones count in the day only).
-
-    Their rows (today, this minute) are shared by every partition's writer, so a transaction
-    that merged them holds up the others until it commits: call this last before the commit.
-    """
-    if not new:
-        return
-    timings = [r.timing for r in new]
-    deltas = aggregate([r.event for r in new], [t.event_time for t in timings], [t.late for t in timings])
-    uow.daily_stats.add(deltas.daily, deltas.daily_users)
-    if deltas.minutes:
-        uow.windows.add(deltas.minutes, deltas.minute_users, deltas.rates)
-
-
-def apply_user_projections(
-    uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules
-) -> tuple[dict[str, UserHistory], list[Placement | None]]:
-    """Users and sessions (rows of this partition's users alone): `apply_projections` without
-    the shared aggregates. Returns each user's history before these events and each event's session."""
-    events = [r.event for r in new]
-    times = [r.timing.event_time for r in new]
-    activity = user_activity(events, times)
-    after = uow.users.apply(activity.values())
-    history = {user_id: history_before(after[user_id], partial) for user_id, partial in activity.items()}
-    on_time = [(e.user_id, t) for e, t, r in zip(events, times, new, strict=True) if not r.timing.late]
-    if not on_time:
-        return history, [None] * len(new)
-    spans: dict[str, list[datetime]] = {}
-    for user_id, moment in on_time:
-        span = spans.get(user_id)
-        if span is None:
-            spans[user_id] = [moment, moment]
-        elif moment < span[0]:
-            span[0] = moment
-        elif moment > span[1]:
-            span[1] = moment
-    gap = rules.session_gap
-    known = uow.sessions.near({user: (low - gap, high + gap) for user, (low, high) in spans.items()})
-    changes = place_in_sessions(known, on_time, gap)
-    uow.sessions.apply(changes.upserts, changes.deleted)
-    if len(on_time) == len(new):
-        return history, changes.placements
-    placed = iter(changes.placements)
-    return history, [None if r.timing.late else next(placed) for r in new]
 
 
 def _record_one_by_one(

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.ingest import UnitOfWorkFactory, apply_projections
+from application.ingest import UnitOfWorkFactory
 from application.messages import TimingRules
 from application.ports.event_log import EventPublisher
+from application.projecting import apply_projections
 
 REPLAY_PAGE = 5000
 
