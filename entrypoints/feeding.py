@@ -48,8 +48,8 @@ class Pacer:
 
 GENERATED_RATE = 1_000.0  # events/s of simulated time when the events are produced as fast as possible
 
-Record = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, int | None]
-"""(key, value) or (key, value, log timestamp in ms: when the event reached the platform)."""
+Record = tuple[bytes | None, bytes, int | None]
+"""(key, value, log timestamp in ms: when the event reached the platform; None: when it is sent)."""
 
 
 def backlog_start(count: int, rate: float = GENERATED_RATE) -> datetime:
@@ -81,7 +81,7 @@ def produce_generated(
     into seconds, ordinary users would look like bots to the anomaly detectors."""
     if rate:
         events = generate_events(count, seed=seed, start=datetime.now(UTC), rate=rate)
-        records: Iterable[Record] = ((partition_key(e), to_wire(e)) for e in events)
+        records: Iterable[Record] = ((partition_key(e), to_wire(e), None) for e in events)
     else:
         events = generate_events(count, seed=seed, start=backlog_start(count), rate=GENERATED_RATE)
         records = ((partition_key(e), to_wire(e), arrival_ms(e)) for e in events)
@@ -106,7 +106,7 @@ def produce_records(
 def produce_lines(publisher: EventPublisher, topic: str, lines: BinaryIO) -> DeliveryReport:
     """Publish each non-blank line as-is. Lines that are not valid events still go to the
     log: the dataflow dead-letters them with a reason, so nothing is lost silently."""
-    records = ((_key_of(line), line.rstrip(b"\r\n")) for line in lines if line.strip())
+    records = ((_key_of(line), line.rstrip(b"\r\n"), None) for line in lines if line.strip())
     return _publish(publisher, topic, records, total=None, rate=None, show_progress=True)
 
 
@@ -134,10 +134,10 @@ def _publish(
     with progress:
         task = progress.add_task("produce", total=total, speed="")
         started = time.monotonic()
-        for n, (key, value, *stamp) in enumerate(records, 1):
+        for n, (key, value, arrival) in enumerate(records, 1):
             if stop is not None and stop.is_set():
                 break
-            publisher.publish(topic, key, value, timestamp_ms=stamp[0] if stamp else None)
+            publisher.publish(topic, key, value, timestamp_ms=arrival)
             pacer.tick()
             if n % 2000 == 0:
                 progress.update(task, completed=n, speed=f"{n / (time.monotonic() - started):,.0f} ev/s")

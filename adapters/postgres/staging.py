@@ -42,7 +42,7 @@ def array_params(rows: Iterable[tuple], kinds: tuple[str, ...]) -> list:
     """Rows as one parameter per column for `unnest`: TEXT and NUMBER columns as array literals
     (placeholders `%s::text[]`, `%s::bigint[]`, ...; no NULLs), BINARY ones as lists (`%b::...[]`)."""
     return [
-        text_array(column) if kind is TEXT else number_array(column) if kind is NUMBER else column
+        text_array(column) if kind == TEXT else number_array(column) if kind == NUMBER else column
         for column, kind in zip(columns(rows, len(kinds)), kinds, strict=True)
     ]
 

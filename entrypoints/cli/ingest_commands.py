@@ -78,9 +78,9 @@ def generate(
 
         if records is None:
             events = generate_events(count, seed=_seed(seed), start=datetime.now(UTC), rate=rate or 1000.0)
-            records = ((None, to_wire(event)) for event in events)
+            records = ((None, to_wire(event), None) for event in events)
         out = sys.stdout.buffer
-        for _, value, *_ in records:
+        for _, value, _ in records:
             out.write(value + b"\n")
         out.flush()
         return
@@ -166,17 +166,13 @@ def ensure_platform_topics(container) -> None:
 
 
 def _labelled_records(traffic: LabelledTraffic, labels: Path | None, *, stamped: bool) -> Iterator[Record]:
-    """The events as (key, value) records, or with `stamped` (key, value, arrival in ms); with `labels`,
-    each event's label is written as it is drawn, and the churn ground truth once the stream has ended."""
+    """The events as (key, value, arrival) records, the arrival in ms with `stamped` (else None: when sent);
+    with `labels`, each event's label is written as it is drawn, and the churn ground truth at the end."""
     from application.traffic import partition_key, to_wire
     from entrypoints.feeding import arrival_ms
 
     def record(event: UserEvent) -> Record:
-        return (
-            (partition_key(event), to_wire(event), arrival_ms(event))
-            if stamped
-            else (partition_key(event), to_wire(event))
-        )
+        return partition_key(event), to_wire(event), arrival_ms(event) if stamped else None
 
     if labels is None:
         for labelled in traffic:
