@@ -165,8 +165,15 @@ class KafkaEventPublisher:
             self._last_error = f"{message.topic()}[{message.partition()}]: {error.str()}"
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
-        self._producer.flush(timeout)
-        return self.report()
+        """Totals once every record queued before this call is acknowledged or failed; `pending` is
+        what was still unsettled if `timeout` ran out first. Records other threads queue meanwhile
+        (API requests, partition writers share a publisher) are theirs to flush: counted here as
+        pending, they would fail a flush whose own records all arrived."""
+        # librdkafka's flush ends once its queue is empty (everything queued before it settled,
+        # failures called back) and says 0; on timeout it says how many records were left.
+        left = self._producer.flush(timeout)
+        report = self.report()
+        return DeliveryReport(delivered=report.delivered, failed=report.failed, pending=left)
 
     def report(self) -> DeliveryReport:
         if not self._closed:

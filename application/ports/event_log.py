@@ -62,7 +62,9 @@ class EventPublisher(Protocol):
         ...
 
     def flush(self, timeout: float = 30.0) -> DeliveryReport:
-        """Wait until queued records are acknowledged (or timeout); report totals."""
+        """Wait until the records queued before this call are acknowledged (or timeout); report
+        totals, `pending` being those of them still unacknowledged (records queued meanwhile by
+        other threads sharing the publisher do not count: their own flush answers for them)."""
         ...
 
     def report(self) -> DeliveryReport:

@@ -162,6 +162,33 @@ class EventLogContract:
         assert report.failed == before.failed
         assert report.pending == 0
 
+    def test_a_flush_is_not_failed_by_records_another_thread_queues_meanwhile(self, log, topic):
+        # API requests (and the dataflow's writers) share one publisher: each flushes and checks its
+        # own records while the others keep publishing. A flush answers for what was queued before it.
+        publisher, _ = log
+        stop = threading.Event()
+
+        def publish_continuously() -> None:
+            i = 0
+            while not stop.is_set():
+                publisher.publish(topic, b"other", b"%d" % i)
+                i += 1
+                time.sleep(0.0005)
+
+        other = threading.Thread(target=publish_continuously)
+        other.start()
+        try:
+            reports = []
+            for round_ in range(10):
+                for i in range(100):
+                    publisher.publish(topic, b"mine-%d" % i, b"%d-%d" % (round_, i))
+                reports.append(publisher.flush(10.0))
+        finally:
+            stop.set()
+            other.join()
+        assert [r.pending for r in reports] == [0] * 10
+        assert publisher.flush().pending == 0
+
     def test_end_offsets_advance_by_the_number_of_records(self, log, topic):
         publisher, reader = log
         assert reader.end_offsets(topic) == {p: 0 for p in range(PARTITIONS)}
