@@ -61,8 +61,25 @@ def place_in_sessions(
     # [start, end, events] lists on the hot path (per event); models only for what changed.
     working = {user: sorted([s.start, s.end, s.events] for s in sessions) for user, sessions in known.items()}
     changes = SessionChanges()
+    place = changes.placements.append
     for user_id, moment in timed:
-        sessions = working.setdefault(user_id, [])
+        sessions = working.get(user_id)
+        # The common cases first, without building lists: a user's first session (nothing stored
+        # nor earlier in the batch near it), and an event that continues the user's only session.
+        if not sessions:
+            working[user_id] = [[moment, moment, 1]]
+            place(Placement(moment, 1))
+            continue
+        if len(sessions) == 1:
+            only = sessions[0]
+            if only[0] - gap <= moment <= only[1] + gap:
+                if moment < only[0]:
+                    only[0] = moment
+                elif moment > only[1]:
+                    only[1] = moment
+                only[2] += 1
+                place(Placement(only[0], only[2]))
+                continue
         low, high = moment - gap, moment + gap  # near: starts at most `gap` after it, ends at most `gap` before
         near = [s for s in sessions if s[0] <= high and low <= s[1]]
         if len(near) == 1:  # the common case: the event continues a session
@@ -72,7 +89,7 @@ def place_in_sessions(
             merged = [min([moment, *(n[0] for n in near)]), max([moment, *(n[1] for n in near)]),
                       1 + sum(n[2] for n in near)]  # fmt: skip
             sessions[:] = sorted([s for s in sessions if not any(s is n for n in near)] + [merged])
-        changes.placements.append(Placement(merged[0], merged[2]))
+        place(Placement(merged[0], merged[2]))
     for user_id, sessions in working.items():
         before = {s.start: s for s in known.get(user_id, ())}
         after = {start: (end, events) for start, end, events in sessions}
