@@ -102,7 +102,8 @@ class _Stored:
             self.anomalies,
             self.model_version,
             self.scoring_seconds,
-            stored_by_type=Counter(r.event.event_type.value for r in self.new),
+            # Counted by member, named once per type: an enum's `.value` is a property call per event.
+            stored_by_type={kind.value: n for kind, n in Counter(r.event.event_type for r in self.new).items()},
             # Dead letters are stored once per log position; fewer new than given only when another
             # writer recorded some first, and then the first `failed` of them stand for the rest.
             failed_by_type=Counter(f.error_type.value for f in failures[:failed]),

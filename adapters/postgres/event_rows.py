@@ -19,9 +19,9 @@ def event_rows(events: Collection[ReceivedEvent], scores: Sequence[float | None]
             e.event_id,
             e.user_id,
             e.session_id,
-            e.event_type.value,
+            e.event_type,  # StrEnum members are the strings they stand for (and `.value` costs a call)
             e.timestamp,
-            e.device.value,
+            e.device,
             e.country,
             e.value,
             e.data_json(),  # as sent: a key the client set to null is kept
