@@ -20,7 +20,7 @@ from application.processed import ProcessedEvent
 def processed_json(processed: ProcessedEvent) -> bytes:
     received = processed.received
     event = received.raw if received.raw is not None else received.event.model_dump_json(exclude_none=True).encode()
-    return b'{"event":' + event + b',"processing":' + orjson.dumps(processed.processing()) + b"}"
+    return b"".join((b'{"event":', event, b',"processing":', orjson.dumps(processed.processing()), b"}"))
 
 
 class KafkaProcessedEventPublisher:
