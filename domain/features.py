@@ -34,7 +34,7 @@ from uuid import UUID
 
 from domain.enrichment import local_time_us
 from domain.event_time import DEFAULT_ALLOWED_LATENESS
-from domain.events import EventType, UserEvent
+from domain.events import EventType, PastEvent, UserEvent
 
 FEATURE_NAMES: tuple[str, ...] = (
     "events_last_1m",  # this event and the earlier ones in the last minute
@@ -120,7 +120,7 @@ class UserFeatureState:
 
 
 def observe(
-    state: UserFeatureState | None, event: UserEvent, event_time: datetime
+    state: UserFeatureState | None, event: UserEvent | PastEvent, event_time: datetime
 ) -> tuple[Features, UserFeatureState]:
     """The features of `event` (from `state`, i.e. earlier events only), then the state updated with it.
 

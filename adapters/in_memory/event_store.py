@@ -21,7 +21,7 @@ from adapters.in_memory.projections import (
 )
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
 from domain.errors import AlreadyStored
-from domain.events import UserEvent
+from domain.events import PastEvent
 from domain.failures import FailedEvent
 from domain.users import User, UserActivity, UserTotals, merge_user
 
@@ -68,7 +68,7 @@ class _Events:
         stored = self._state.events
         return [r for event_id, r in first_occurrences(events).items() if event_id not in stored]
 
-    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
         wanted = set(user_ids)
         by_user: dict[str, list[ReceivedEvent]] = {}
         for received in self._state.events.values():
@@ -77,7 +77,7 @@ class _Events:
         out = {}
         for user_id, stored in by_user.items():
             latest = sorted(stored, key=lambda r: (r.event_time, r.event.event_id))[-limit:] if limit > 0 else []
-            out[user_id] = [(r.event, r.event_time) for r in latest]
+            out[user_id] = [(PastEvent.of(r.event), r.event_time) for r in latest]
         return out
 
     def anomaly_score(self, event_id: UUID) -> float | None:

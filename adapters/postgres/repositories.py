@@ -21,7 +21,7 @@ from adapters.postgres.tables import events, failed_events, users
 from application.messages import LogPosition, ReceivedEvent, first_occurrences
 from domain.errors import AlreadyStored
 from domain.event_time import EventTiming
-from domain.events import UserEvent
+from domain.events import Device, EventType, PastEvent
 from domain.failures import ErrorType, FailedEvent
 from domain.users import User, UserActivity, UserTotals
 from domain.validation import USER_EVENT
@@ -73,29 +73,17 @@ class PostgresEventRepository(CopyingRepository):
             return list(first.values())
         return [received for event_id, received in first.items() if event_id not in stored]
 
-    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
         if not user_ids or limit <= 0:
             return {}
         with translated_errors(), self._cursor() as cur:
             cur.execute(sql.RECENT_BY_USER, (text_array(list(user_ids)), limit))
             rows = cur.fetchall()
-        by_user: dict[str, list[tuple[UserEvent, datetime]]] = {}
-        for user_id, event_id, session_id, kind, timestamp, device, country, value, data, sent_at, moment in rows:
-            doc = {
-                "event_id": event_id,
-                "user_id": user_id,
-                "session_id": session_id,
-                "event_type": kind,
-                "timestamp": timestamp,
-                "device": device,
-                "country": country,
-                "data": data,
-            }
-            if value is not None:
-                doc["value"] = value
-            if sent_at is not None:
-                doc["sent_at"] = sent_at
-            by_user.setdefault(user_id, []).append((USER_EVENT.validate_python(doc, strict=False), moment))
+        by_user: dict[str, list[tuple[PastEvent, datetime]]] = {}
+        kinds, devices = _EVENT_TYPES, _DEVICES
+        for event_id, user_id, session_id, kind, device, country, value, moment in rows:
+            past = PastEvent(event_id, user_id, session_id, kinds[kind], devices[device], country, value)
+            by_user.setdefault(user_id, []).append((past, moment))
         for history in by_user.values():
             history.reverse()  # the query reads newest first
         return by_user
@@ -116,6 +104,10 @@ class PostgresEventRepository(CopyingRepository):
             for page in result.mappings().partitions():
                 yield [_received_from_row(r) for r in page]
 
+
+# Stored text back to the members it was written from (`EventType(text)` is a slower lookup).
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+_DEVICES = {device.value: device for device in Device}
 
 _USER_KINDS = (TEXT, BINARY, BINARY, NUMBER, NUMBER, NUMBER, TEXT)  # sql.USER_COLUMNS
 

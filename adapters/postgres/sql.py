@@ -153,13 +153,14 @@ ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.sessio
 # Which of a batch's ids are stored already (one index probe each), before scoring the rest.
 STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s::uuid[])"
 
-# Each user's latest events by event time (the index on (user_id, event_time DESC) serves it).
+# Each user's latest events by event time (the index on (user_id, event_time DESC) serves it),
+# as `PastEvent`s: the columns a user's feature state is rebuilt from, not the payload.
 RECENT_BY_USER = """
-SELECT e.user_id, e.event_id, e.session_id, e.event_type, e.timestamp, e.device, e.country, e.value,
-       e.data, e.sent_at, e.event_time
+SELECT e.event_id, e.user_id, e.session_id, e.event_type, e.device, e.country, e.value, e.event_time
 FROM unnest(%s::text[]) AS u(user_id)
 CROSS JOIN LATERAL (
-    SELECT * FROM events WHERE events.user_id = u.user_id ORDER BY event_time DESC, event_id DESC LIMIT %s
+    SELECT event_id, user_id, session_id, event_type, device, country, value, event_time
+    FROM events WHERE events.user_id = u.user_id ORDER BY event_time DESC, event_id DESC LIMIT %s
 ) AS e
 """
 

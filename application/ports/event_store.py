@@ -14,7 +14,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from application.messages import Anomaly, LogPosition, ReceivedEvent
-from domain.events import UserEvent
+from domain.events import PastEvent
 from domain.failures import FailedEvent
 from domain.sessions import Session
 from domain.stats import DailyStats
@@ -45,8 +45,9 @@ class EventRepository(Protocol):
         """The first occurrence (in log order) of each id that is not stored yet."""
         ...
 
-    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[UserEvent, datetime]]]:
-        """Each user's latest `limit` stored events by event time, oldest first, with their event times."""
+    def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
+        """Each user's latest `limit` stored events by event time, oldest first, with their event times:
+        what rebuilding a user's feature state reads, not the events' payloads."""
         ...
 
     def anomaly_score(self, event_id: UUID) -> float | None:

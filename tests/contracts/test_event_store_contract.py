@@ -10,6 +10,7 @@ from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from application.messages import Anomaly, LogPosition
 from domain.errors import AlreadyStored
+from domain.events import Device, EventType, PastEvent
 from domain.users import user_activity
 from tests.factories import T0, failed, make_event, money, received
 
@@ -203,7 +204,7 @@ class EventStoreContract:
             assert uow.events.count() == 3
             assert uow.events.anomaly_score(events[0].event_id) == 0.5
             assert uow.events.anomaly_score(events[1].event_id) is None
-            stored = {e.event_id: e for e, _ in uow.events.recent_by_user(["ann"], 10)["ann"]}
+            stored = {r.event.event_id: r.event for page in uow.events.in_log_order(10) for r in page}
         assert [stored[e.event_id] for e in events] == events  # data and all, as validated
         assert stored[events[2].event_id].data_dict() == {"page": "/a", "referrer": None}
 
@@ -233,8 +234,10 @@ class EventStoreContract:
         assert set(recent) == {"ann", "bob"}
         assert [e.event_id for e, _ in recent["ann"]] == [ann[2].event_id, ann[0].event_id, ann[3].event_id]
         assert [t for _, t in recent["ann"]] == [T0 + timedelta(minutes=m) for m in (2, 3, 4)]
-        assert recent["ann"][0][0] == ann[2]  # the whole event comes back, as validated
-        assert [e for e, _ in recent["bob"]] == bob
+        assert recent["ann"][0][0] == PastEvent.of(ann[2])  # what a feature state is rebuilt from
+        assert [e for e, _ in recent["bob"]] == [PastEvent.of(e) for e in bob]
+        past = recent["ann"][0][0]
+        assert type(past.event_type) is EventType and type(past.device) is Device  # members, as a live event's are
 
     def test_anomalies_are_stored_once(self, start_uow):
         event = received(make_event())

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from domain.anomaly_reasons import reasons
 from domain.event_time import DEFAULT_ALLOWED_LATENESS
+from domain.events import PastEvent
 from domain.features import (
     FEATURE_NAMES,
     INDEX,
@@ -341,6 +342,15 @@ def test_a_stream_cut_anywhere_and_resumed_from_a_pickled_state_gives_the_same_f
     tail, _ = extract(timed[cut:], pickle.loads(pickle.dumps(states)))
     assert head + tail == whole
     assert extract(timed)[0] == whole  # deterministic
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25))
+def test_a_state_rebuilt_from_stored_past_events_is_the_state_the_events_built(steps):
+    timed = build(steps)
+    _, from_events = extract(timed)
+    _, from_store = extract([(PastEvent.of(e), when) for e, when in timed])  # as `recent_by_user` gives them
+    assert from_store == from_events
 
 
 def test_extract_keeps_users_apart():
