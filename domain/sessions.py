@@ -64,27 +64,24 @@ def place_in_sessions(
     place = changes.placements.append
     for user_id, moment in timed:
         sessions = working.get(user_id)
-        # The common cases first, without building lists: a user's first session (nothing stored
-        # nor earlier in the batch near it), and an event that continues the user's only session.
-        if not sessions:
+        if not sessions:  # the user's first session: nothing stored nor earlier in the batch is near it
             working[user_id] = [[moment, moment, 1]]
             place(Placement(moment, 1))
             continue
+        # near: starts at most `gap` after it, ends at most `gap` before. Most users have one session
+        # in reach, tested without building a list.
         if len(sessions) == 1:
-            only = sessions[0]
-            if only[0] - gap <= moment <= only[1] + gap:
-                if moment < only[0]:
-                    only[0] = moment
-                elif moment > only[1]:
-                    only[1] = moment
-                only[2] += 1
-                place(Placement(only[0], only[2]))
-                continue
-        low, high = moment - gap, moment + gap  # near: starts at most `gap` after it, ends at most `gap` before
-        near = [s for s in sessions if s[0] <= high and low <= s[1]]
+            near = sessions if sessions[0][0] - gap <= moment <= sessions[0][1] + gap else []
+        else:
+            low, high = moment - gap, moment + gap
+            near = [s for s in sessions if s[0] <= high and low <= s[1]]
         if len(near) == 1:  # the common case: the event continues a session
             merged = near[0]
-            merged[0], merged[1], merged[2] = min(merged[0], moment), max(merged[1], moment), merged[2] + 1
+            if moment < merged[0]:
+                merged[0] = moment
+            elif moment > merged[1]:
+                merged[1] = moment
+            merged[2] += 1
         else:  # a new session, or a bridge between sessions
             merged = [min([moment, *(n[0] for n in near)]), max([moment, *(n[1] for n in near)]),
                       1 + sum(n[2] for n in near)]  # fmt: skip
