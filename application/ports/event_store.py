@@ -16,6 +16,7 @@ from uuid import UUID
 from application.messages import Anomaly, LogPosition, ReceivedEvent
 from domain.events import PastEvent
 from domain.failures import FailedEvent
+from domain.features import UserFeatureState
 from domain.sessions import Session
 from domain.stats import DailyStats
 from domain.users import User, UserActivity, UserTotals
@@ -159,6 +160,24 @@ class DetectorStateRepository(Protocol):
     def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None: ...
 
 
+class FeatureStateRepository(Protocol):
+    """Users' saved feature states, each with the number of the user's stored events it holds.
+
+    A scorer that meets a user it does not hold in memory (after a restart, say) takes the saved
+    state instead of replaying the user's past events, but only while it is whole: saved when
+    the user had as many stored events (`users.total_events`) as now."""
+
+    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
+        """The saved states of those users that hold all of their stored events; users with
+        none, an outdated one or one this version cannot read are left out."""
+        ...
+
+    def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
+        """(user_id, stored events the state holds, state) each; replaces what was saved for
+        the user. What is saved does not change when the given state objects do."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the store. Use as a context manager; uncommitted work rolls back."""
 
@@ -171,6 +190,7 @@ class UnitOfWork(Protocol):
     offsets: OffsetRepository
     anomalies: AnomalyRepository
     detector_states: DetectorStateRepository
+    feature_states: FeatureStateRepository
 
     def clear_projections(self) -> None:
         """Empty every table derived from `events` (users, daily stats, windows, sessions)."""

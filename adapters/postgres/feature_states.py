@@ -1,0 +1,104 @@
+"""Users' feature states in Postgres: one MessagePack array per user, in the batch's transaction.
+
+A state is read back only while it holds all of the user's stored events: the count saved
+with it must still be the user's `total_events`, which the same transactions keep. A row of
+an older format, or one that no longer decodes, reads as no saved state, and the scorer
+rebuilds that user from their stored events as it would without one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from uuid import UUID
+
+import msgspec
+
+from adapters.postgres import sql
+from adapters.postgres.engine import translated_errors
+from adapters.postgres.staging import CopyingRepository, text_array
+from domain.events import Device
+from domain.features import MAX_AMOUNTS, UserFeatureState
+
+FORMAT = 1  # bump when `UserFeatureState` changes: older rows then read as absent
+
+
+class _Saved(msgspec.Struct, array_like=True, frozen=True):
+    """`UserFeatureState` as `encode` lays it out; decoding checks every type."""
+
+    format: int
+    times: list[int]
+    purchase_times: list[int]
+    click_times: list[int]
+    amounts: list[float]
+    amount_times: list[int]
+    newest_purchase: int
+    countries: list[tuple[str, int]]
+    devices: list[Device]
+    previous_time: int | None
+    previous_country: str
+    previous_device: Device | None
+    elsewhere_time: int | None
+    session_id: UUID | None
+    session_start: int
+    session_events: int
+
+
+_encoder = msgspec.msgpack.Encoder(uuid_format="bytes")
+_decoder = msgspec.msgpack.Decoder(_Saved)
+
+
+def encode(state: UserFeatureState) -> bytes:
+    s = state
+    return _encoder.encode(
+        (
+            FORMAT, s.times, s.purchase_times, s.click_times, list(s.amounts), list(s.amount_times),
+            s.newest_purchase, list(s.countries.items()), list(s.devices), s.previous_time, s.previous_country,
+            s.previous_device or None, s.elsewhere_time, s.session_id, s.session_start, s.session_events,
+        )
+    )  # fmt: skip
+
+
+def decode(data: bytes) -> UserFeatureState | None:
+    """The state saved as `data`; None if it is of another format or does not decode."""
+    try:
+        saved = _decoder.decode(data)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    if saved.format != FORMAT:
+        return None
+    return UserFeatureState(
+        times=saved.times,
+        purchase_times=saved.purchase_times,
+        click_times=saved.click_times,
+        amounts=deque(saved.amounts, maxlen=MAX_AMOUNTS),
+        amount_times=deque(saved.amount_times, maxlen=MAX_AMOUNTS),
+        newest_purchase=saved.newest_purchase,
+        countries=dict(saved.countries),
+        devices=set(saved.devices),
+        previous_time=saved.previous_time,
+        previous_country=saved.previous_country,
+        previous_device=saved.previous_device or "",
+        elsewhere_time=saved.elsewhere_time,
+        session_id=saved.session_id,
+        session_start=saved.session_start,
+        session_events=saved.session_events,
+    )
+
+
+class PostgresFeatureStateRepository(CopyingRepository):
+    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
+        if not user_ids:
+            return {}
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.LOAD_FEATURE_STATES, (text_array(list(user_ids)),))
+            rows = cur.fetchall()
+        states = ((user_id, decode(data)) for user_id, data in rows)
+        return {user_id: state for user_id, state in states if state is not None}
+
+    def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
+        if not states:
+            return
+        columns = ([u for u, _, _ in states], [n for _, n, _ in states], [encode(s) for _, _, s in states])
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.SAVE_FEATURE_STATES, columns)
