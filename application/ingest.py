@@ -37,6 +37,21 @@ class Recorder:
     def __call__(self, batch: IngestBatch, now: datetime) -> BatchOutcome:
         return record_batch(self, batch, now=now)
 
+    def save_scoring_state(self, partition: int) -> None:
+        """Save all the partition's scorer has learned and not saved yet (users' feature states, the
+        online model), so that the next start reads it instead of rebuilding it: when it closes."""
+        scorer = self.scoring.for_partition(partition) if self.scoring else None
+        if scorer is None:
+            return
+        try:
+            with self.start_unit_of_work() as uow:
+                scorer.save_if_due(uow, force=True)
+                uow.commit()
+        except BaseException:
+            scorer.rolled_back()
+            raise
+        scorer.committed()
+
 
 def record_batch(recorder: Recorder, batch: IngestBatch, *, now: datetime) -> BatchOutcome:
     """Store a batch so that replaying it, whole or in part, changes nothing more.
@@ -147,7 +162,9 @@ def _store_events(
     # the end: the broker's round trip overlaps the anomalies' insert instead of adding to it.
     published: list[Acknowledgement] = []
     if new:
-        history, placements = apply_user_projections(uow, new, recorder.rules)
+        history, placements, totals = apply_user_projections(uow, new, recorder.rules)
+        if scorer is not None:
+            scorer.stored(totals)
         if recorder.publisher is not None:
             enrichments = enrich([(r.event, r.timing.event_time) for r in new], history, placements)
             published.append(

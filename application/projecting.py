@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from application.messages import ReceivedEvent, TimingRules
 from application.ports.event_store import UnitOfWork
@@ -22,9 +23,9 @@ def apply_projections(
     events count in users and daily stats but not in minute windows or sessions,
     which closed before they came (see `domain.event_time`).
     """
-    placed = apply_user_projections(uow, new, rules)
+    history, placements, _ = apply_user_projections(uow, new, rules)
     add_aggregates(uow, new)
-    return placed
+    return history, placements
 
 
 def add_aggregates(uow: UnitOfWork, new: Sequence[ReceivedEvent]) -> None:
@@ -42,19 +43,24 @@ def add_aggregates(uow: UnitOfWork, new: Sequence[ReceivedEvent]) -> None:
         uow.windows.add(deltas.minutes, deltas.minute_users, deltas.rates)
 
 
-def apply_user_projections(
-    uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules
-) -> tuple[dict[str, UserHistory], list[Placement | None]]:
+class UserProjections(NamedTuple):
+    history: dict[str, UserHistory]  # each user's, before these events
+    placements: list[Placement | None]  # each event's session; None for a late one
+    totals: dict[str, int]  # each user's stored events, these included
+
+
+def apply_user_projections(uow: UnitOfWork, new: Sequence[ReceivedEvent], rules: TimingRules) -> UserProjections:
     """Users and sessions (rows of this partition's users alone): `apply_projections` without
-    the shared aggregates. Returns each user's history before these events and each event's session."""
+    the shared aggregates."""
     events = [r.event for r in new]
     times = [r.timing.event_time for r in new]
     activity = user_activity(events, times)
     after = uow.users.apply(activity.values())
     history = {user_id: history_before(after[user_id], partial) for user_id, partial in activity.items()}
+    totals = {user_id: counts.total_events for user_id, counts in after.items()}
     on_time = [(e.user_id, t) for e, t, r in zip(events, times, new, strict=True) if not r.timing.late]
     if not on_time:
-        return history, [None] * len(new)
+        return UserProjections(history, [None] * len(new), totals)
     spans: dict[str, list[datetime]] = {}
     for user_id, moment in on_time:
         span = spans.get(user_id)
@@ -69,6 +75,6 @@ def apply_user_projections(
     changes = place_in_sessions(known, on_time, gap)
     uow.sessions.apply(changes.upserts, changes.deleted)
     if len(on_time) == len(new):
-        return history, changes.placements
+        return UserProjections(history, changes.placements, totals)
     placed = iter(changes.placements)
-    return history, [None if r.timing.late else next(placed) for r in new]
+    return UserProjections(history, [None if r.timing.late else next(placed) for r in new], totals)

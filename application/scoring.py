@@ -2,9 +2,8 @@
 
 Per Kafka partition (a user's events all land in one), a `PartitionScorer` keeps each active
 user's feature state (`domain.features.observe`), so an event's features come from that user's
-earlier events only. A user not in memory (first seen by this process, or evicted) gets their
-state rebuilt from their most recent stored events first, so a restart does not make every
-device and country look new, nor every user look like a first-timer.
+earlier events only; `application.user_states` says how a user not in memory gets theirs, and
+when they are saved.
 
 Each micro-batch is scored by two detectors over the same prepared rows (`domain.detection`):
 
@@ -19,8 +18,8 @@ event stays unscored (null). At or above the threshold an event is an anomaly, w
 
 Scoring happens inside the batch's unit of work, for the events the store does not have yet:
 a redelivered event is neither scored nor learned twice. If the unit of work fails, the
-scorer forgets what that batch taught it (`rolled_back`): the users' states are rebuilt from the
-store and the online model rewinds to where it was at the last commit, so a retried batch is
+scorer forgets what that batch taught it (`rolled_back`): the users' states are read again from
+the store and the online model rewinds to where it was at the last commit, so a retried batch is
 not counted twice in anyone's features.
 """
 
@@ -28,8 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -37,6 +35,7 @@ from typing import Protocol
 from application.batch_model import LatestModel
 from application.messages import Anomaly, ReceivedEvent
 from application.ports.event_store import UnitOfWork
+from application.user_states import UserStates
 from domain.detection import (
     BATCH_DETECTOR,
     COMBINE_MODE,
@@ -46,7 +45,7 @@ from domain.detection import (
     ONLINE_ONLY_THRESHOLD,
     prepare,
 )
-from domain.features import Features, UserFeatureState, as_dict, observe
+from domain.features import Features, as_dict
 from domain.scoring import ModelRegistry, OnlineDetector, combine, flagged
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,8 @@ class ScoringRules:
     online_only_threshold: float = ONLINE_ONLY_THRESHOLD  # until a batch model is trained
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     model_poll_s: float = 30.0  # how often to look for a newer batch model
-    snapshot_every_s: float = 30.0  # how often the online model's state is saved with a batch
+    snapshot_every_s: float = 30.0  # how often the online model's state, and a changed user's, is saved with a batch
+    states_saved_per_batch: int = 5_000  # users' states at most, so a burst of due ones spreads over batches
     users_in_memory: int = 50_000  # per partition; the least recently seen are rebuilt when they return
     history_per_user: int = 500  # stored events replayed to rebuild a user's state
     max_reasons: int = 3
@@ -93,8 +93,8 @@ class ScoringRules:
         for threshold in (self.threshold, self.online_only_threshold):
             if not 0.0 <= threshold <= 1.0:
                 raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-        if self.users_in_memory < 1 or self.history_per_user < 0:
-            raise ValueError("users_in_memory must be positive and history_per_user not negative")
+        if self.users_in_memory < 1 or self.states_saved_per_batch < 1 or self.history_per_user < 0:
+            raise ValueError("users_in_memory, states_saved_per_batch must be positive; history_per_user not negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +122,15 @@ class PartitionScorer:
         self._online_factory = online
         self._rules = rules
         self._monotonic = monotonic
-        self._states: OrderedDict[str, UserFeatureState] = OrderedDict()
+        self.users = UserStates(
+            in_memory=rules.users_in_memory,
+            history=rules.history_per_user,
+            save_after_s=rules.snapshot_every_s,
+            saved_per_batch=rules.states_saved_per_batch,
+        )
         self._online: PersistentOnlineDetector | None = None
         self._online_loaded = False
         self._saved_at: float | None = None
-        self._touched: set[str] = set()
         self._checkpoint: tuple[object] | None = None  # the online model before the current batch
 
     @property
@@ -141,8 +145,8 @@ class PartitionScorer:
             return ScoredBatch([], [], model[0].version if model else None, 0.0)
         self._load_online(uow)
         users = {r.event.user_id for r in fresh}
-        self._load_users(uow, users)
-        features = self._observe(fresh, users)
+        self.users.load(uow, users)
+        features = self.users.observe(fresh, users, started)
         rows = [prepare(f) for f in features]
 
         batch_scores = model[1].score(rows) if model is not None else None
@@ -179,11 +183,17 @@ class PartitionScorer:
         weights = [self._rules.weights[BATCH_DETECTOR], self._rules.weights[ONLINE_DETECTOR]]
         return batch[:cold] + combine([batch[cold:], online[cold:]], weights, mode=COMBINE_MODE)
 
+    def stored(self, totals: Mapping[str, int]) -> None:
+        """Each user's stored events once the batch's are stored (`users.total_events`)."""
+        self.users.stored(totals)
+
     def save_if_due(self, uow: UnitOfWork, *, force: bool = False) -> bool:
-        """Save the online model's state with this unit of work when it is due; True if saved."""
+        """Save with this unit of work what is due: the online model's state every `snapshot_every_s`,
+        users' states unsaved that long; with `force`, all of it. True if the online model's was."""
+        now = self._monotonic()
+        self.users.save(uow, now, everything=force)
         if self._online is None:
             return False
-        now = self._monotonic()
         if not force and self._saved_at is not None and now - self._saved_at < self._rules.snapshot_every_s:
             return False
         uow.detector_states.save(ONLINE_DETECTOR, self.partition, self._online.to_bytes(), self._online.learned)
@@ -191,15 +201,13 @@ class PartitionScorer:
         return True
 
     def committed(self) -> None:
-        self._touched.clear()
+        self.users.committed()
         self._checkpoint = None
 
     def rolled_back(self) -> None:
-        """Forget what the failed batch taught: its users' states (rebuilt from the store when they
-        come back) and the online model's learning since the last commit."""
-        for user_id in self._touched:
-            self._states.pop(user_id, None)
-        self._touched.clear()
+        """Forget what the failed batch taught: its users' states (read again from the store when
+        they come back) and the online model's learning since the last commit."""
+        self.users.rolled_back()
         if self._online is not None and self._checkpoint is not None:
             self._online.rewind(self._checkpoint[0])
         self._checkpoint = None
@@ -224,35 +232,6 @@ class PartitionScorer:
             "online model ready",
             extra={"partition": self.partition, "restored": detector is not None, "learned": self._online.learned},
         )
-
-    def _load_users(self, uow: UnitOfWork, user_ids: Iterable[str]) -> None:
-        states = self._states
-        missing = [u for u in user_ids if u not in states]
-        if not missing:
-            return
-        keep = self._rules.history_per_user
-        history = uow.events.recent_by_user(missing, keep) if keep else {}
-        for user_id in missing:
-            state: UserFeatureState | None = None
-            for event, event_time in history.get(user_id, ()):
-                _, state = observe(state, event, event_time)
-            states[user_id] = state if state is not None else UserFeatureState()
-
-    def _observe(self, fresh: Sequence[ReceivedEvent], users: set[str]) -> list[Features]:
-        """Each event's features, in log order; every user of `fresh` (`users`) has a state (`_load_users`),
-        which `observe` updates in place."""
-        states = self._states
-        out = []
-        append = out.append
-        for received in fresh:
-            event = received.event
-            append(observe(states[event.user_id], event, received.timing.event_time)[0])
-        self._touched |= users
-        for user_id in users:  # this batch's users are now the most recently seen
-            states.move_to_end(user_id)
-        while len(states) > self._rules.users_in_memory:  # the least recently seen go; they are rebuilt on return
-            states.popitem(last=False)
-        return out
 
 
 class Scoring:

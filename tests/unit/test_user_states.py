@@ -1,0 +1,184 @@
+"""Users' feature states kept by a partition's scorer: saved when due and at close, read back
+instead of replaying the users' past, and never trusted once it misses some of their events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events
+from application.scoring import ScoringRules
+from application.user_states import UserStates
+from domain.errors import StorageUnavailable
+from domain.features import extract
+from tests.unit.test_scoring_service import BurstModel, Platform, batches, info, stream
+
+
+class PastReads:
+    """The users whose past events a scorer read back (to rebuild their states)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.users: set[str] = set()
+        original = _Events.recent_by_user
+
+        def spy(events, user_ids, limit):
+            self.users.update(user_ids)
+            return original(events, user_ids, limit)
+
+        monkeypatch.setattr(_Events, "recent_by_user", spy)
+
+
+class CommitFails(InMemoryUnitOfWork):
+    def commit(self) -> None:
+        raise StorageUnavailable("the server went away at commit")
+
+
+class RowsSeen(BurstModel):
+    """Keeps every row it scores: the features the scorer computed, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[float, ...]] = []
+
+    def score(self, batch):
+        self.rows += batch
+        return super().score(batch)
+
+
+def platform(snapshot_every_s: float, **rules) -> Platform:
+    made = Platform(rules=ScoringRules(model_poll_s=10, snapshot_every_s=snapshot_every_s, threshold=0.6, **rules))
+    made.model = RowsSeen()
+    made.registry.save(made.model, info())
+    return made
+
+
+def saved(p: Platform) -> dict[str, int]:
+    return {user_id: count for user_id, (count, _) in p.state.feature_states.items()}
+
+
+def totals(p: Platform) -> dict[str, int]:
+    return {user_id: user.total_events for user_id, user in p.state.users.items()}
+
+
+def assert_saved_states_are_whole(p: Platform) -> None:
+    """Every saved state that claims all of its user's stored events is what those events build."""
+    _, built = extract((r.event, r.timing.event_time) for r in p.state.events.values())  # in store order
+    whole = {user_id for user_id, count in saved(p).items() if count == totals(p)[user_id]}
+    assert whole
+    for user_id in whole:
+        assert p.state.feature_states[user_id][1] == built[user_id]
+
+
+def users_of(events) -> set[str]:
+    return {r.event.user_id for r in events}
+
+
+def test_a_restart_after_a_clean_stop_reads_saved_states_instead_of_the_users_past(monkeypatch):
+    events = stream(400, seed=4)
+    uninterrupted = platform(3600)
+    for chunk in batches(events, 50):
+        uninterrupted.record(chunk)
+
+    restarted = platform(3600)
+    for chunk in batches(events[:200], 50):
+        restarted.record(chunk)
+    assert saved(restarted) == {}  # not due for an hour
+    restarted.recorder.save_scoring_state(0)  # the partition closes
+    assert saved(restarted) == totals(restarted)
+    assert_saved_states_are_whole(restarted)
+
+    restarted.restart()
+    reads = PastReads(monkeypatch)
+    for chunk in batches(events[200:], 50):
+        restarted.record(chunk)
+    assert not reads.users & users_of(events[:200])  # only users new since then were looked up
+    assert restarted.scores(events) == uninterrupted.scores(events)
+    assert restarted.trackers.restored == 1  # the online model was saved at close too
+
+
+def test_after_a_crash_a_saved_state_missing_later_events_is_rebuilt_from_the_store(monkeypatch):
+    events = stream(400, seed=5)
+    uninterrupted = platform(60)
+    crashed = platform(60)
+    for i, chunk in enumerate(batches(events, 50)):
+        if i == 6:  # killed: nothing saved at close, and some saved states miss the last batches
+            crashed.restart()
+            reads = PastReads(monkeypatch)
+            current = {u for u, count in saved(crashed).items() if count == totals(crashed)[u]}
+            stale = set(saved(crashed)) - current
+            assert current and stale
+        uninterrupted.clock.t = crashed.clock.t = 20.0 * i
+        uninterrupted.record(chunk)
+        crashed.record(chunk)
+    assert reads.users & stale == stale & users_of(events[300:])  # the stale ones that came back were rebuilt
+    assert not reads.users & current
+    # The online model rewinds to its last save after a crash; the users' features lose nothing.
+    assert crashed.model.rows == uninterrupted.model.rows
+    assert_saved_states_are_whole(crashed)
+
+
+def test_due_states_are_saved_oldest_first_and_at_most_so_many_a_batch():
+    events = stream(300, seed=6)
+    p = platform(60, states_saved_per_batch=4)
+    first, later = events[:100], batches(events[100:], 10)
+    p.record(first)
+    assert saved(p) == {}
+    p.clock.t = 61.0
+    p.record(later[0])
+    assert len(saved(p)) == 4
+    p.record(later[1])
+    assert len(saved(p)) == 8
+    assert set(saved(p)) <= users_of(first)  # the users changed first go first
+    p.recorder.save_scoring_state(0)
+    assert saved(p) == totals(p)
+    assert_saved_states_are_whole(p)
+
+
+def test_states_saved_by_a_batch_that_fails_to_commit_are_saved_by_a_later_one():
+    events = stream(200, seed=7)
+    p = platform(60)
+    p.record(events[:100])
+    p.clock.t = 61.0
+    working = p.recorder
+    p.recorder = replace(working, start_unit_of_work=lambda: CommitFails(p.state))
+    with pytest.raises(StorageUnavailable):
+        p.record(events[100:150])
+    assert saved(p) == {}
+    p.recorder = working
+    p.record(events[100:150])  # the retry
+    # The failed batch's own users were read again from the store: changed since 61, not due yet.
+    assert set(saved(p)) == users_of(events[:100]) - users_of(events[100:150])
+    assert_saved_states_are_whole(p)
+
+    clean = platform(60)
+    clean.record(events[:100])
+    clean.record(events[100:])
+    p.record(events[150:])
+    assert p.scores(events) == clean.scores(events)
+
+
+def test_users_evicted_from_memory_are_not_saved_with_a_count_their_state_lacks():
+    events = stream(300, seed=8)
+    tight, roomy = platform(0, users_in_memory=3), platform(0)
+    for chunk in batches(events, 25):
+        tight.record(chunk)
+        roomy.record(chunk)
+    tight.recorder.save_scoring_state(0)
+    assert len(tight.scoring.for_partition(0).users) == 3
+    assert_saved_states_are_whole(tight)
+    assert tight.scores(events) == roomy.scores(events)
+
+
+def test_a_user_scored_but_not_counted_since_is_not_saved():
+    states = UserStates(in_memory=10, history=500, save_after_s=0, saved_per_batch=10)
+    store = InMemoryState()
+    first, again = stream(30, seed=9)[:20], stream(30, seed=9)[20:]
+    with InMemoryUnitOfWork(store) as uow:
+        states.load(uow, users_of(first))
+        states.observe(first, users_of(first), now=0.0)
+        states.stored({user_id: 1 for user_id in users_of(first)})
+        states.observe(again, users_of(again), now=1.0)  # scored, never counted (its batch stored none)
+        assert states.save(uow, now=5.0, everything=True) == len(users_of(first) - users_of(again))
+        uow.commit()
+    assert set(store.feature_states) == users_of(first) - users_of(again)
