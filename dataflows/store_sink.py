@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RecordBatch = Callable[[IngestBatch], BatchOutcome]
 OnRecorded = Callable[[IngestBatch, BatchOutcome], None]
+OnClosed = Callable[[int], None]
 
 
 def merge_batches(batches: list[IngestBatch]) -> IngestBatch:
@@ -41,12 +42,18 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, int | None]):
 
     Batches keep their order (one writer, FIFO) and batches that queued up meanwhile
     commit together. Nothing is acknowledged to Kafka, so a batch still queued when the
-    process dies is simply read again: the queue adds throughput, not risk.
+    process dies is simply read again: the queue adds throughput, not risk. On close, once
+    every queued batch is committed, `on_closed(partition)` runs (the scorer saves its state).
     """
 
-    def __init__(self, record: RecordBatch, on_recorded: OnRecorded, max_backoff_s: float, depth: int) -> None:
+    def __init__(
+        self, partition: int, record: RecordBatch, on_recorded: OnRecorded, on_closed: OnClosed | None,
+        max_backoff_s: float, depth: int,
+    ) -> None:  # fmt: skip
+        self._partition = partition
         self._record = record
         self._on_recorded = on_recorded
+        self._on_closed = on_closed
         self._max_backoff_s = max_backoff_s
         self._queue: queue.Queue[IngestBatch | None] = queue.Queue(maxsize=depth)
         self._failure: BaseException | None = None
@@ -94,7 +101,17 @@ class _StorePartition(StatefulSinkPartition[IngestBatch, int | None]):
                 self._failure = error
                 return
             if pending[-1] is None:
+                self._closed()
                 return
+
+    def _closed(self) -> None:
+        # Everything queued is committed: what `on_closed` saves matches the committed offsets.
+        if self._on_closed is None:
+            return
+        try:
+            self._on_closed(self._partition)
+        except Exception as error:  # only a warm start is lost; the next start rebuilds it
+            log.warning("saving at close failed", extra={"error": str(error), "partition": self._partition})
 
     def _store(self, batch: IngestBatch) -> None:
         delay = 0.1
@@ -120,6 +137,7 @@ class StoreSink(FixedPartitionedSink[IngestBatch, int | None]):
         record: RecordBatch,
         *,
         on_recorded: OnRecorded = lambda batch, outcome: None,
+        on_closed: OnClosed | None = None,
         max_backoff_s: float = 5.0,
         queue_depth: int = 2,
     ) -> None:
@@ -127,6 +145,7 @@ class StoreSink(FixedPartitionedSink[IngestBatch, int | None]):
         self._index = {name: i for i, name in enumerate(sorted(self._names))}
         self._record = record
         self._on_recorded = on_recorded
+        self._on_closed = on_closed
         self._max_backoff_s = max_backoff_s
         self._queue_depth = queue_depth
 
@@ -138,4 +157,6 @@ class StoreSink(FixedPartitionedSink[IngestBatch, int | None]):
         return self._index[item_key]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _StorePartition:
-        return _StorePartition(self._record, self._on_recorded, self._max_backoff_s, self._queue_depth)
+        return _StorePartition(
+            int(for_part), self._record, self._on_recorded, self._on_closed, self._max_backoff_s, self._queue_depth
+        )

@@ -109,7 +109,8 @@ def build_processor_flow(
         if collector is not None:
             collector.batch_done()
 
-    return build_ingest_flow(source, StoreSink(partitions, record, on_recorded=on_recorded), decode=decode)
+    sink = StoreSink(partitions, record, on_recorded=on_recorded, on_closed=recorder.save_scoring_state)
+    return build_ingest_flow(source, sink, decode=decode)
 
 
 def log_batch(batch: IngestBatch, outcome: BatchOutcome) -> None:

@@ -39,6 +39,11 @@ def test_a_worker_started_with_sigint_ignored_still_stops_cleanly(kafka_bootstra
 
     assert code == 0, f"exit {code}\n{log.read_text()[-2000:]}"
     assert "dataflow stopped by signal" in log.read_text()
+    # Stopping saved the scorer's state of the user (not due for 30 s yet), whole: a restart reads it.
+    current = (
+        "SELECT count(*) FROM user_feature_states s JOIN users u USING (user_id) WHERE s.events_total = u.total_events"
+    )
+    assert Database(database_url).scalar(current) == 1
 
 
 def _store_one_event(env: dict[str, str], database_url: str, tmp_path: Path, dataflow, log: Path) -> None:

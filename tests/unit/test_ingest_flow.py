@@ -95,6 +95,30 @@ def test_store_sink_retries_while_storage_is_unavailable():
     assert seen == [BatchOutcome(stored=1, duplicates=0, failed=0)]
 
 
+def test_each_store_partition_calls_on_closed_once_all_its_batches_are_recorded():
+    happened: list[tuple[str, int]] = []
+
+    def record(batch):
+        happened.append(("recorded", batch.position.partition))
+        return BatchOutcome(stored=len(batch.events), duplicates=0, failed=len(batch.failures))
+
+    sink = StoreSink([0, 1], record, on_closed=lambda partition: happened.append(("closed", partition)))
+    batches = [_records(0, [_wire()]), _records(1, [_wire()]), _records(0, [_wire()], first_offset=1)]
+    run_main(build_ingest_flow(TestingSource(batches), sink, decode=_decode))
+    for partition in (0, 1):
+        mine = [what for what, p in happened if p == partition]
+        assert mine[-1] == "closed" and mine.count("closed") == 1 and "recorded" in mine
+
+
+def test_a_failing_on_closed_is_logged_and_the_flow_still_ends(caplog):
+    def fail(partition: int) -> None:
+        raise StorageUnavailable("the server went away")
+
+    sink = StoreSink([0], lambda b: BatchOutcome(stored=1, duplicates=0, failed=0), on_closed=fail)
+    run_main(build_ingest_flow(TestingSource([_records(0, [_wire()])]), sink, decode=_decode))
+    assert any(r.getMessage() == "saving at close failed" and r.partition == 0 for r in caplog.records)
+
+
 def _at(event_time: datetime, received: datetime, partition: int, offset: int, **overrides) -> RawMessage:
     payload = _wire(timestamp=event_time.isoformat(), **overrides)
     return RawMessage("user-events", partition, offset, b"k", payload, int(received.timestamp() * 1000))
