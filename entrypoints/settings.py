@@ -128,7 +128,9 @@ class ProcessorSettings(BaseSettings):
         default=ONLINE_ONLY_THRESHOLD, ge=0, le=1, description="the same, while no batch model is trained yet"
     )
     model_poll_s: float = Field(default=30, gt=0, description="how often to look for a newer batch model")
-    detector_snapshot_s: float = Field(default=30, ge=0, description="how often the online model's state is saved")
+    detector_snapshot_s: float = Field(
+        default=30, ge=0, description="how often the online model's state, and a changed user's feature state, is saved"
+    )
     auto_train: bool = Field(default=True, description="train the batch model: once enough events, then on schedule")
     retrain_every_s: float = Field(default=3600, gt=0, description="age at which the batch model is retrained")
     train_window_h: float = Field(default=24, gt=0, description="hours of events the batch model learns from")
