@@ -7,7 +7,8 @@ new, nor every user look like a first-timer. Rebuilding costs ~15 µs per stored
 after a restart is every active user's whole recent past at once; reading a saved state costs
 one row. So a changed state is saved with a batch once it has gone `save_after_s` unsaved
 (at most `saved_per_batch` of them a batch, so a burst spreads), and all of them when asked
-(a partition closing).
+(a partition closing). A state evicted from memory (more than `in_memory` users) is saved
+with the batch that evicted it, so the user's return reads one row too.
 
 A state is saved with the count of the user's stored events it holds, as the users projection
 counted them in the batch (`stored`); a user scored but not counted since is not saved. If a
@@ -38,6 +39,9 @@ class UserStates:
         self._unsaved: OrderedDict[str, float] = OrderedDict()  # user -> when first changed since saved
         self._totals: dict[str, int] = {}  # user -> stored events, as the last batch storing theirs counted
         self._saving: list[tuple[str, float]] = []  # saved in the current unit of work
+        # Unsaved when evicted, saved with the next save; still true after a rollback, which only
+        # undoes what the failed batch's own users learned.
+        self._evicted: list[tuple[str, int, UserFeatureState]] = []
 
     def __len__(self) -> int:
         return len(self._states)
@@ -76,9 +80,10 @@ class UserStates:
                 unsaved[user_id] = now
             totals.pop(user_id, None)  # unknown until `stored`
         while len(states) > self._in_memory:  # the least recently seen go; they are read again on return
-            user_id, _ = states.popitem(last=False)
-            unsaved.pop(user_id, None)
-            totals.pop(user_id, None)
+            user_id, state = states.popitem(last=False)
+            total = totals.pop(user_id, None)
+            if unsaved.pop(user_id, None) is not None and total is not None:
+                self._evicted.append((user_id, total, state))
         return out
 
     def stored(self, totals: Mapping[str, int]) -> None:
@@ -89,13 +94,16 @@ class UserStates:
                 known[user_id] = total
 
     def save(self, uow: UnitOfWork, now: float, *, everything: bool = False) -> int:
-        """Save with `uow` the states unsaved for `save_after_s` by `now` (monotonic), oldest first and
-        at most `saved_per_batch`; with `everything`, all unsaved states. How many were saved."""
+        """Save with `uow` the states evicted since the last save, and those unsaved for `save_after_s`
+        by `now` (monotonic), oldest first and at most `saved_per_batch` of them; with `everything`,
+        all unsaved states. How many were saved."""
         unsaved, states, totals = self._unsaved, self._states, self._totals
-        limit = len(unsaved) if everything else self._saved_per_batch
+        # One row per user: a state evicted and since read back and changed is saved as it is now.
+        rows = {user_id: (total, state) for user_id, total, state in self._evicted}
+        self._evicted.clear()
+        chosen, limit = 0, len(unsaved) if everything else self._saved_per_batch
         changed_before = now - self._save_after_s
-        rows = []
-        while unsaved and len(rows) < limit:
+        while unsaved and chosen < limit:
             user_id = next(iter(unsaved))
             if not everything and unsaved[user_id] > changed_before:
                 break
@@ -103,9 +111,10 @@ class UserStates:
             state, total = states.get(user_id), totals.get(user_id)
             if state is None or total is None:  # its count unknown: read again from the store when it returns
                 continue
-            rows.append((user_id, total, state))
+            rows[user_id] = (total, state)
             self._saving.append((user_id, since))
-        uow.feature_states.save(rows)
+            chosen += 1
+        uow.feature_states.save([(user_id, total, state) for user_id, (total, state) in rows.items()])
         return len(rows)
 
     def committed(self) -> None:

@@ -173,8 +173,8 @@ class FeatureStateRepository(Protocol):
         ...
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
-        """(user_id, stored events the state holds, state) each; replaces what was saved for
-        the user. What is saved does not change when the given state objects do."""
+        """(user_id, stored events the state holds, state) each, a user at most once; replaces what
+        was saved for the user. What is saved does not change when the given state objects do."""
         ...
 
 

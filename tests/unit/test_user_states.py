@@ -182,3 +182,40 @@ def test_a_user_scored_but_not_counted_since_is_not_saved():
         assert states.save(uow, now=5.0, everything=True) == len(users_of(first) - users_of(again))
         uow.commit()
     assert set(store.feature_states) == users_of(first) - users_of(again)
+
+
+def test_a_state_evicted_from_memory_is_saved_so_the_users_return_reads_one_row(monkeypatch):
+    events = stream(300, seed=10)
+    tight, roomy = platform(3600, users_in_memory=15), platform(3600)
+    reads = PastReads(monkeypatch)
+    seen: set[str] = set()
+    for chunk in batches(events, 5):
+        reads.users.clear()
+        tight.record(chunk)
+        assert not reads.users & seen  # a returning user was in memory or read back in one row
+        seen |= users_of(chunk)
+        roomy.record(chunk)
+    assert saved(tight) and not saved(roomy)  # nothing was due: tight's rows are the evicted states
+    assert_saved_states_are_whole(tight)
+    assert tight.model.rows == roomy.model.rows
+
+
+def test_a_user_evicted_then_back_and_changed_before_any_save_is_saved_once_as_now():
+    states = UserStates(in_memory=1, history=0, save_after_s=0, saved_per_batch=10)
+    store = InMemoryState()
+    events = stream(200, seed=11)
+    ann = [r for r in events if r.event.user_id == events[0].event.user_id]
+    bob = next(r for r in events if r.event.user_id != events[0].event.user_id)
+    # Three batches whose saves never ran (as when a batch is retried event by event): bob evicts
+    # ann, whose return evicts bob; ann's state is then both evicted-unsaved and changed since.
+    with InMemoryUnitOfWork(store) as uow:
+        for n, (received, count) in enumerate([(ann[0], 1), (bob, 1), (ann[1], 2)]):
+            states.load(uow, {received.event.user_id})
+            states.observe([received], {received.event.user_id}, now=float(n))
+            states.stored({received.event.user_id: count})
+        assert states.save(uow, now=10.0, everything=True) == 2
+        uow.commit()
+    assert {user_id: count for user_id, (count, _) in store.feature_states.items()} == {
+        ann[0].event.user_id: 2,
+        bob.event.user_id: 1,
+    }
