@@ -73,14 +73,15 @@ class _Events:
 
     def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
         wanted = set(user_ids)
-        by_user: dict[str, list[ReceivedEvent]] = {}
-        for received in self._state.events.values():
+        by_user: dict[str, list[tuple[int, ReceivedEvent]]] = {}
+        for position, received in enumerate(self._state.events.values()):  # in the order stored
             if received.event.user_id in wanted:
-                by_user.setdefault(received.event.user_id, []).append(received)
+                by_user.setdefault(received.event.user_id, []).append((position, received))
         out = {}
         for user_id, stored in by_user.items():
-            latest = sorted(stored, key=lambda r: (r.event_time, r.event.event_id))[-limit:] if limit > 0 else []
-            out[user_id] = [(PastEvent.of(r.event), r.event_time) for r in latest]
+            by_time = sorted(stored, key=lambda pr: (pr[1].event_time, pr[1].event.event_id))
+            latest = sorted(by_time[-limit:]) if limit > 0 else []  # back in the order stored
+            out[user_id] = [(PastEvent.of(r.event), r.event_time) for _, r in latest]
         return out
 
     def anomaly_score(self, event_id: UUID) -> float | None:

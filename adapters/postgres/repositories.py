@@ -84,8 +84,6 @@ class PostgresEventRepository(CopyingRepository):
         for event_id, user_id, session_id, kind, device, country, value, moment in rows:
             past = PastEvent(event_id, user_id, session_id, kinds[kind], devices[device], country, value)
             by_user.setdefault(user_id, []).append((past, moment))
-        for history in by_user.values():
-            history.reverse()  # the query reads newest first
         return by_user
 
     def anomaly_score(self, event_id: UUID) -> float | None:

@@ -155,13 +155,16 @@ STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s::uuid[])
 
 # Each user's latest events by event time (the index on (user_id, event_time DESC) serves it),
 # as `PastEvent`s: the columns a user's feature state is rebuilt from, not the payload.
+# Each user's latest events by event time, in the order they were stored (the order a live
+# scorer saw them): by transaction, then log offset (one partition's writer stores a user's events).
 RECENT_BY_USER = """
 SELECT e.event_id, e.user_id, e.session_id, e.event_type, e.device, e.country, e.value, e.event_time
 FROM unnest(%s::text[]) AS u(user_id)
 CROSS JOIN LATERAL (
-    SELECT event_id, user_id, session_id, event_type, device, country, value, event_time
+    SELECT event_id, user_id, session_id, event_type, device, country, value, event_time, created_at, source_offset
     FROM events WHERE events.user_id = u.user_id ORDER BY event_time DESC, event_id DESC LIMIT %s
 ) AS e
+ORDER BY e.created_at, e.source_offset, e.event_id
 """
 
 INSERT_NEW_ANOMALIES = """

@@ -47,8 +47,9 @@ class EventRepository(Protocol):
         ...
 
     def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
-        """Each user's latest `limit` stored events by event time, oldest first, with their event times:
-        what rebuilding a user's feature state reads, not the events' payloads."""
+        """Each user's latest `limit` stored events by event time, with their event times, in the order
+        they were stored (the order a scorer saw them, late ones included): what rebuilding a user's
+        feature state reads, not the events' payloads."""
         ...
 
     def anomaly_score(self, event_id: UUID) -> float | None:

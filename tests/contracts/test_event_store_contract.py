@@ -220,21 +220,26 @@ class EventStoreContract:
                 assert uow.events.count() == 1
                 assert uow.events.unseen([fresh]) == [fresh]
 
-    def test_recent_by_user_gives_each_users_latest_events_oldest_first(self, start_uow):
+    def test_recent_by_user_gives_each_users_latest_events_in_the_order_stored(self, start_uow):
         def at(minutes: int, user: str = "ann", **fields):
             return make_event(user_id=user, timestamp=(T0 + timedelta(minutes=minutes)).isoformat(), **fields)
 
-        ann = [at(3), at(1), at(2, country="DE"), at(4)]  # stored out of event-time order
+        ann = [at(3), at(1), at(2, country="DE"), at(4), at(0)]  # stored out of event-time order
         bob = [at(5, "bob")]
         with start_uow() as uow:
-            uow.events.add_new([received(e, offset=i) for i, e in enumerate([*ann, *bob, at(9, "cyd")])])
+            uow.events.add_new([received(e, offset=10 + i) for i, e in enumerate([*ann[:4], *bob, at(9, "cyd")])])
+            uow.commit()
+        with start_uow() as uow:  # later, from a lower offset (another topic): still stored after the rest
+            uow.events.add_new([received(ann[4], offset=0, topic="user-events-v2")])
             uow.commit()
         with start_uow() as uow:
             recent = uow.events.recent_by_user(["ann", "bob", "nobody"], 3)
+            assert [e.event_id for e, _ in uow.events.recent_by_user(["ann"], 5)["ann"]] == [e.event_id for e in ann]
         assert set(recent) == {"ann", "bob"}
-        assert [e.event_id for e, _ in recent["ann"]] == [ann[2].event_id, ann[0].event_id, ann[3].event_id]
-        assert [t for _, t in recent["ann"]] == [T0 + timedelta(minutes=m) for m in (2, 3, 4)]
-        assert recent["ann"][0][0] == PastEvent.of(ann[2])  # what a feature state is rebuilt from
+        # The latest three by event time (minutes 2, 3, 4), as a scorer saw them: 3, 2, 4.
+        assert [e.event_id for e, _ in recent["ann"]] == [ann[0].event_id, ann[2].event_id, ann[3].event_id]
+        assert [t for _, t in recent["ann"]] == [T0 + timedelta(minutes=m) for m in (3, 2, 4)]
+        assert recent["ann"][1][0] == PastEvent.of(ann[2])  # what a feature state is rebuilt from
         assert [e for e, _ in recent["bob"]] == [PastEvent.of(e) for e in bob]
         past = recent["ann"][0][0]
         assert type(past.event_type) is EventType and type(past.device) is Device  # members, as a live event's are
