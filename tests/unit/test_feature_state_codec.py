@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from adapters.postgres.feature_states import FORMAT, decode, encode
 from domain.events import Device
 from domain.features import UserFeatureState, extract
-from tests.unit.test_features import build, step
+from tests.unit.feature_streams import build, step
 
 
 @settings(max_examples=40, deadline=None)

@@ -2,67 +2,27 @@
 
 from __future__ import annotations
 
-import pickle
 import uuid
-from datetime import datetime, timedelta
-from math import cos, isfinite, log1p, pi, sin
+from datetime import timedelta
+from math import cos, log1p, pi, sin
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from domain.anomaly_reasons import reasons
 from domain.event_time import DEFAULT_ALLOWED_LATENESS
-from domain.events import PastEvent
 from domain.features import (
     FEATURE_NAMES,
     INDEX,
     MAX_AMOUNTS,
     MAX_RECENT,
     SECONDS_CAP,
-    Features,
     UserFeatureState,
     as_dict,
     extract,
     observe,
 )
-from tests.factories import T0, make_event
-
-US = timedelta(microseconds=1)
-SESSION = str(uuid.UUID(int=1, version=4))
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def event(kind: str = "page_view", seconds: float = 0, **overrides):
-    """An event of user u1 at T0 + seconds, in one session unless told otherwise."""
-    when = overrides.pop("when", at(seconds))
-    fields = {"user_id": "u1", "session_id": SESSION, "timestamp": when.isoformat(), **overrides}
-    return make_event(kind, **fields), when
-
-
-def run(timed) -> list[Features]:
-    """Features of one user's events, observed in the order given."""
-    state, out = None, []
-    for e, when in timed:
-        features, state = observe(state, e, when)
-        out.append(features)
-    return out
-
-
-def feature(features: Features, name: str) -> float:
-    return features[INDEX[name]]
-
-
-def last(timed, name: str) -> float:
-    return feature(run(timed)[-1], name)
-
-
-def purchases(*values: str, every: float = 60):
-    return [event("purchase", i * every, value=v) for i, v in enumerate(values)]
-
+from tests.factories import T0
+from tests.unit.feature_streams import US, event, feature, last, purchases, run
 
 # --- names and first events -------------------------------------------------------------------
 
@@ -269,88 +229,6 @@ def test_hour_of_day_is_the_local_hour_in_the_country_on_a_circle():
         f = as_dict(run([event(when=utc_ten, country=country)])[0])
         assert f["hour_of_day_sin"] == pytest.approx(sin(2 * pi * local_hour / 24))
         assert f["hour_of_day_cos"] == pytest.approx(cos(2 * pi * local_hour / 24))
-
-
-# --- no look-ahead, determinism, state ---------------------------------------------------------
-
-KINDS = ["page_view", "click", "purchase", "login", "search"]
-step = st.tuples(
-    st.sampled_from(KINDS),
-    st.floats(0, 90),  # seconds after the previous event's base time
-    st.one_of(st.just(0.0), st.floats(0, 2), st.floats(0, 120)),  # seconds behind its base time: out of order
-    st.sampled_from(["US", "FR", "DE"]),
-    st.sampled_from(["mobile", "desktop"]),
-    st.integers(1, 2),  # session
-    st.integers(0, 50_000),  # cents
-)
-
-
-SESSIONS = {n: str(uuid.UUID(int=n, version=4)) for n in (1, 2)}
-
-
-def within(timed, seconds: float):
-    """Events of `timed` stamped at most `seconds` before the last one's time, and not after it."""
-    now = timed[-1][1]
-    return [e for e, t in timed if timedelta(0) <= now - t <= timedelta(seconds=seconds)]
-
-
-def build(steps, *, in_order: bool = False):
-    timed, base = [], 0.0
-    for kind, gap, jitter, country, device, session, cents in steps:
-        base += gap
-        extra = {"value": f"{cents / 100:.2f}"} if kind == "purchase" else {}
-        when = base if in_order else base - jitter
-        timed.append(event(kind, when, country=country, device=device, session_id=SESSIONS[session], **extra))
-    return timed
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(step, min_size=1, max_size=25), st.lists(step, max_size=10))
-def test_later_events_never_change_the_features_of_earlier_ones(steps, more):
-    timed = build(steps + more)
-    assert run(timed)[: len(steps)] == run(timed[: len(steps)])
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(step, min_size=1, max_size=25), st.booleans())
-def test_counts_match_a_brute_force_over_earlier_events(steps, in_order):
-    timed = build(steps, in_order=in_order)
-    state = None
-    for e, when in timed:
-        _, state = observe(state, e, when)
-    assert all(t == sorted(t) for t in (state.times, state.purchase_times, state.click_times))
-    for k, features in enumerate(run(timed)):
-        upto = timed[: k + 1]  # the earlier-observed events and this one
-        f = as_dict(features)
-        assert f["events_last_1m"] == len(within(upto, 60))
-        assert f["events_last_1h"] == len(within(upto, 3600))
-        assert f["purchases_last_1m"] == len([e for e in within(upto, 60) if e.event_type == "purchase"])
-        assert f["clicks_last_10s"] == len([e for e in within(upto, 10) if e.event_type == "click"])
-        if in_order:
-            assert f["countries_last_10m"] == len({e.country for e in within(upto, 600)})
-        assert all(isfinite(x) for x in features)
-        assert all(f[flag] in (0, 1) for flag in ("country_changed", "device_changed", "new_device", "new_country"))
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.lists(step, min_size=2, max_size=25), st.data())
-def test_a_stream_cut_anywhere_and_resumed_from_a_pickled_state_gives_the_same_features(steps, data):
-    timed = build(steps)
-    cut = data.draw(st.integers(1, len(timed) - 1))
-    whole, _ = extract(timed)
-    head, states = extract(timed[:cut])
-    tail, _ = extract(timed[cut:], pickle.loads(pickle.dumps(states)))
-    assert head + tail == whole
-    assert extract(timed)[0] == whole  # deterministic
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.lists(step, min_size=1, max_size=25))
-def test_a_state_rebuilt_from_stored_past_events_is_the_state_the_events_built(steps):
-    timed = build(steps)
-    _, from_events = extract(timed)
-    _, from_store = extract([(PastEvent.of(e), when) for e, when in timed])  # as `recent_by_user` gives them
-    assert from_store == from_events
 
 
 def test_extract_keeps_users_apart():
