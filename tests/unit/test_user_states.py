@@ -12,7 +12,7 @@ from application.scoring import ScoringRules
 from application.user_states import UserStates
 from domain.errors import StorageUnavailable
 from domain.features import extract
-from tests.unit.test_scoring_service import BurstModel, Platform, batches, info, stream
+from tests.unit.scoring_platform import BurstModel, Platform, batches, info, stream
 
 
 class PastReads:
