@@ -1,13 +1,15 @@
-"""Percentiles from a latency histogram, as Prometheus' histogram_quantile computes them."""
+"""The latency bench: percentiles from a latency histogram, as Prometheus' histogram_quantile
+computes them, and the records each offered rate sends."""
 
 from __future__ import annotations
 
 import math
 import random
 
+import orjson
 import pytest
 
-from entrypoints.bench_latency import histogram_quantile
+from entrypoints.bench_latency import histogram_quantile, rate_records
 
 INF = float("inf")
 
@@ -42,3 +44,12 @@ def test_with_fine_buckets_it_is_close_to_the_exact_percentile(seed):
         buckets.append((bound, float(index)))
     for q in (0.5, 0.95, 0.99):
         assert histogram_quantile(q, buckets) == pytest.approx(values[int(q * len(values)) - 1], abs=0.01)
+
+
+def test_each_offered_rate_sends_events_no_other_rate_sent():
+    def event_ids(rate: float, count: int) -> set[str]:
+        return {orjson.loads(value)["event_id"] for _, value in rate_records(rate, count)}
+
+    slow, fast = event_ids(1000, 3_000), event_ids(10_000, 30_000)
+    assert len(slow) == 3_000 and len(fast) == 30_000
+    assert not slow & fast  # else the faster run would time redeliveries
