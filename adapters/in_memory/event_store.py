@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Self
+from typing import NamedTuple, Self
 from uuid import UUID
 
 from adapters.in_memory.projections import (
@@ -21,11 +21,18 @@ from adapters.in_memory.projections import (
     ProjectionState,
 )
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
+from application.ports.event_store import StaleFeatureState
 from domain.errors import AlreadyStored
 from domain.events import PastEvent
 from domain.failures import FailedEvent
 from domain.features import UserFeatureState
 from domain.users import User, UserActivity, UserTotals, merge_user
+
+
+class SavedFeatureState(NamedTuple):
+    events_total: int
+    state: UserFeatureState
+    stored_before: int  # how many events were stored when it was saved: the later ones it lacks
 
 
 @dataclass
@@ -36,7 +43,7 @@ class InMemoryState:
     scores: dict[UUID, float] = field(default_factory=dict)
     anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
     detector_states: dict[tuple[str, int], tuple[bytes, int]] = field(default_factory=dict)
-    feature_states: dict[str, tuple[int, UserFeatureState]] = field(default_factory=dict)
+    feature_states: dict[str, SavedFeatureState] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     dead_letters: list[FailedEvent] = field(default_factory=list)
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
@@ -72,17 +79,8 @@ class _Events:
         return [r for event_id, r in first_occurrences(events).items() if event_id not in stored]
 
     def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
-        wanted = set(user_ids)
-        by_user: dict[str, list[tuple[int, ReceivedEvent]]] = {}
-        for position, received in enumerate(self._state.events.values()):  # in the order stored
-            if received.event.user_id in wanted:
-                by_user.setdefault(received.event.user_id, []).append((position, received))
-        out = {}
-        for user_id, stored in by_user.items():
-            by_time = sorted(stored, key=lambda pr: (pr[1].event_time, pr[1].event.event_id))
-            latest = sorted(by_time[-limit:]) if limit > 0 else []  # back in the order stored
-            out[user_id] = [(PastEvent.of(r.event), r.event_time) for _, r in latest]
-        return out
+        latest = _latest_by_user(self._state, user_ids, limit)
+        return {user_id: [_past(r) for _, r in stored] for user_id, stored in latest.items()}
 
     def anomaly_score(self, event_id: UUID) -> float | None:
         return self._state.scores.get(event_id)
@@ -94,6 +92,27 @@ class _Events:
         ordered = sorted(self._state.events.values(), key=_log_position)
         for start in range(0, len(ordered), page_size):
             yield ordered[start : start + page_size]
+
+
+def _latest_by_user(
+    state: InMemoryState, user_ids: Iterable[str], limit: int
+) -> dict[str, list[tuple[int, ReceivedEvent]]]:
+    """Each user's `limit` latest events by event time, in the order stored, with their positions
+    in that order (the Postgres store's transaction time and log offset)."""
+    wanted = set(user_ids)
+    by_user: dict[str, list[tuple[int, ReceivedEvent]]] = {}
+    for position, received in enumerate(state.events.values()):  # in the order stored
+        if received.event.user_id in wanted:
+            by_user.setdefault(received.event.user_id, []).append((position, received))
+    out = {}
+    for user_id, stored in by_user.items():
+        by_time = sorted(stored, key=lambda pr: (pr[1].event_time, pr[1].event.event_id))
+        out[user_id] = sorted(by_time[-limit:]) if limit > 0 else []  # back in the order stored
+    return out
+
+
+def _past(received: ReceivedEvent) -> tuple[PastEvent, datetime]:
+    return PastEvent.of(received.event), received.event_time
 
 
 class _Users:
@@ -153,13 +172,28 @@ class _FeatureStates:
         found = {}
         for user_id in user_ids:
             saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
-            if saved is not None and user is not None and saved[0] == user.total_events:
-                found[user_id] = copy.deepcopy(saved[1])  # the caller updates states in place
+            if saved is not None and user is not None and saved.events_total == user.total_events:
+                found[user_id] = copy.deepcopy(saved.state)  # the caller updates states in place
+        return found
+
+    def behind(self, user_ids: Sequence[str], limit: int) -> dict[str, StaleFeatureState]:
+        lacking = {}
+        for user_id in user_ids:
+            saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
+            if saved is not None and user is not None and 0 < user.total_events - saved.events_total <= limit:
+                lacking[user_id] = (saved, user.total_events - saved.events_total)
+        latest = _latest_by_user(self._state, lacking, limit)
+        found = {}
+        for user_id, (saved, missing) in lacking.items():
+            since = [_past(r) for position, r in latest.get(user_id, ()) if position >= saved.stored_before]
+            if len(since) == missing:
+                found[user_id] = StaleFeatureState(copy.deepcopy(saved.state), since)
         return found
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
+        stored = len(self._state.events)
         for user_id, events_total, state in states:
-            self._state.feature_states[user_id] = (events_total, copy.deepcopy(state))
+            self._state.feature_states[user_id] = SavedFeatureState(events_total, copy.deepcopy(state), stored)
 
 
 class _DeadLetters:

@@ -1,9 +1,11 @@
 """Users' feature states in Postgres: one MessagePack array per user, in the batch's transaction.
 
-A state is read back only while it holds all of the user's stored events: the count saved
-with it must still be the user's `total_events`, which the same transactions keep. A row of
-an older format, or one that no longer decodes, reads as no saved state, and the scorer
-rebuilds that user from their stored events as it would without one.
+A state is read back as whole only while it holds all of the user's stored events: the count
+saved with it must still be the user's `total_events`, which the same transactions keep. One
+that lacks some comes with the events stored after it (`behind`), found by the transaction
+times they and it were written at. A row of an older format, or one that no longer decodes,
+reads as no saved state, and the scorer rebuilds that user from their stored events as it
+would without one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import msgspec
 
 from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.repositories import past_events_by_user
 from adapters.postgres.staging import CopyingRepository, text_array
+from application.ports.event_store import StaleFeatureState
 from domain.events import Device
 from domain.features import MAX_AMOUNTS, UserFeatureState
 
@@ -95,6 +99,26 @@ class PostgresFeatureStateRepository(CopyingRepository):
             rows = cur.fetchall()
         states = ((user_id, decode(data)) for user_id, data in rows)
         return {user_id: state for user_id, state in states if state is not None}
+
+    def behind(self, user_ids: Sequence[str], limit: int) -> dict[str, StaleFeatureState]:
+        if not user_ids or limit <= 0:
+            return {}
+        with translated_errors(), self._cursor() as cur:
+            cur.execute(sql.LOAD_STALE_FEATURE_STATES, (text_array(list(user_ids)), limit))
+            saved = {user_id: (decode(data), lacking, saved_at) for user_id, data, lacking, saved_at in cur.fetchall()}
+            readable = {user_id: row for user_id, row in saved.items() if row[0] is not None}
+            if not readable:
+                return {}
+            cur.execute(
+                sql.EVENTS_STORED_SINCE,
+                (text_array(list(readable)), [saved_at for _, _, saved_at in readable.values()], limit),
+            )
+            since = past_events_by_user(cur.fetchall())
+        return {
+            user_id: StaleFeatureState(state, since[user_id])
+            for user_id, (state, lacking, _) in readable.items()
+            if len(since.get(user_id, ())) == lacking
+        }
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
         if not states:

@@ -78,13 +78,7 @@ class PostgresEventRepository(CopyingRepository):
             return {}
         with translated_errors(), self._cursor() as cur:
             cur.execute(sql.RECENT_BY_USER, (text_array(list(user_ids)), limit))
-            rows = cur.fetchall()
-        by_user: dict[str, list[tuple[PastEvent, datetime]]] = {}
-        kinds, devices = _EVENT_TYPES, _DEVICES
-        for event_id, user_id, session_id, kind, device, country, value, moment in rows:
-            past = PastEvent(event_id, user_id, session_id, kinds[kind], devices[device], country, value)
-            by_user.setdefault(user_id, []).append((past, moment))
-        return by_user
+            return past_events_by_user(cur.fetchall())
 
     def anomaly_score(self, event_id: UUID) -> float | None:
         with translated_errors():
@@ -106,6 +100,18 @@ class PostgresEventRepository(CopyingRepository):
 # Stored text back to the members it was written from (`EventType(text)` is a slower lookup).
 _EVENT_TYPES = {kind.value: kind for kind in EventType}
 _DEVICES = {device.value: device for device in Device}
+
+
+def past_events_by_user(rows: Iterable[tuple]) -> dict[str, list[tuple[PastEvent, datetime]]]:
+    """Rows of (event_id, user_id, session_id, event_type, device, country, value, event_time), as
+    each user's `PastEvent`s with their event times, in the rows' order."""
+    by_user: dict[str, list[tuple[PastEvent, datetime]]] = {}
+    kinds, devices = _EVENT_TYPES, _DEVICES
+    for event_id, user_id, session_id, kind, device, country, value, moment in rows:
+        past = PastEvent(event_id, user_id, session_id, kinds[kind], devices[device], country, value)
+        by_user.setdefault(user_id, []).append((past, moment))
+    return by_user
+
 
 _USER_KINDS = (TEXT, BINARY, BINARY, NUMBER, NUMBER, NUMBER, TEXT)  # sql.USER_COLUMNS
 

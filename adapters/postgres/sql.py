@@ -154,9 +154,9 @@ ON CONFLICT (user_id, session_start) DO UPDATE SET session_end = EXCLUDED.sessio
 STORED_EVENT_IDS = "SELECT event_id FROM events WHERE event_id = ANY(%s::uuid[])"
 
 # Each user's latest events by event time (the index on (user_id, event_time DESC) serves it),
-# as `PastEvent`s: the columns a user's feature state is rebuilt from, not the payload.
-# Each user's latest events by event time, in the order they were stored (the order a live
-# scorer saw them): by transaction, then log offset (one partition's writer stores a user's events).
+# as `PastEvent`s: the columns a user's feature state is rebuilt from, not the payload. They come
+# in the order they were stored (the order a live scorer saw them): by transaction, then log
+# offset (one partition's writer stores a user's events).
 RECENT_BY_USER = """
 SELECT e.event_id, e.user_id, e.session_id, e.event_type, e.device, e.country, e.value, e.event_time
 FROM unnest(%s::text[]) AS u(user_id)
@@ -188,6 +188,25 @@ LOAD_FEATURE_STATES = """
 SELECT s.user_id, s.state
 FROM user_feature_states s JOIN users u ON u.user_id = s.user_id
 WHERE s.user_id = ANY(%s::text[]) AND s.events_total = u.total_events
+"""
+# A saved state lacking some of the user's stored events: how many, and since when. It was saved
+# in a batch's transaction, so the events it lacks are those later transactions stored, each with
+# its own start as `created_at`, after that `saved_at` (both `now()`, the transaction's start).
+LOAD_STALE_FEATURE_STATES = """
+SELECT s.user_id, s.state, u.total_events - s.events_total, s.saved_at
+FROM user_feature_states s JOIN users u ON u.user_id = s.user_id
+WHERE s.user_id = ANY(%s::text[]) AND s.events_total < u.total_events AND u.total_events - s.events_total <= %s
+"""
+# Of each user's latest events by event time (as RECENT_BY_USER), those stored after `saved_at`.
+EVENTS_STORED_SINCE = """
+SELECT e.event_id, e.user_id, e.session_id, e.event_type, e.device, e.country, e.value, e.event_time
+FROM unnest(%s::text[], %s::timestamptz[]) AS u(user_id, saved_at)
+CROSS JOIN LATERAL (
+    SELECT event_id, user_id, session_id, event_type, device, country, value, event_time, created_at, source_offset
+    FROM events WHERE events.user_id = u.user_id ORDER BY event_time DESC, event_id DESC LIMIT %s
+) AS e
+WHERE e.created_at > u.saved_at
+ORDER BY e.created_at, e.source_offset, e.event_id
 """
 SAVE_FEATURE_STATES = """
 INSERT INTO user_feature_states (user_id, events_total, state, saved_at)

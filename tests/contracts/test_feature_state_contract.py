@@ -8,9 +8,11 @@ import pytest
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from application.ports.event_store import StaleFeatureState
+from domain.events import PastEvent
 from domain.features import UserFeatureState, extract
 from domain.users import user_activity
-from tests.factories import T0, make_event
+from tests.factories import T0, make_event, received
 
 
 def _events(user_id: str, count: int, first_second: int = 0):
@@ -33,6 +35,10 @@ def _state(events) -> UserFeatureState:
     return state
 
 
+def _since(events) -> list:
+    return [(PastEvent.of(e), e.timestamp) for e in events]
+
+
 class FeatureStateContract:
     @pytest.fixture
     def start_uow(self):
@@ -42,6 +48,14 @@ class FeatureStateContract:
         """Store `events`' counts in the users projection, as a recorded batch does."""
         with start_uow() as uow:
             uow.users.apply(user_activity(events).values())
+            uow.commit()
+
+    def _record(self, start_uow, events, *, save: list | None = None) -> None:
+        """Store `events` and their counts in one unit of work, then `save` (rows), as a batch does."""
+        with start_uow() as uow:
+            uow.events.add_new([received(e, offset=offset) for offset, e in enumerate(events)])  # in log order
+            uow.users.apply(user_activity(events).values())
+            uow.feature_states.save(save or [])
             uow.commit()
 
     def test_a_state_saved_at_the_users_event_count_reads_back_equal(self, start_uow):
@@ -95,6 +109,48 @@ class FeatureStateContract:
         with start_uow() as uow:
             assert uow.feature_states.current(["ann"]) == {"ann": _state(ann)}
 
+    def test_a_stale_state_comes_with_the_events_stored_after_it_in_the_order_stored(self, start_uow):
+        ann, bob = _events("ann", 7), _events("bob", 3)
+        self._record(start_uow, [*ann[:3], *bob], save=[("ann", 3, _state(ann[:3])), ("bob", 3, _state(bob))])
+        self._record(start_uow, [ann[4], ann[3]])  # stored out of event-time order
+        self._record(start_uow, ann[5:])
+        with start_uow() as uow:
+            assert uow.feature_states.current(["ann", "bob"]) == {"bob": _state(bob)}
+            stale = uow.feature_states.behind(["ann", "bob", "nobody"], 10)
+            assert uow.feature_states.behind([], 10) == uow.feature_states.behind(["ann"], 0) == {}
+        assert stale == {"ann": StaleFeatureState(_state(ann[:3]), _since([ann[4], ann[3], *ann[5:]]))}
+        (event, _), *_ = stale["ann"].since
+        assert type(event.event_type) is type(ann[4].event_type) and event == PastEvent.of(ann[4])
+
+    def test_a_state_lacking_more_than_it_can_be_caught_up_with_is_left_out(self, start_uow):
+        ann = _events("ann", 8)
+        self._record(start_uow, ann[:3], save=[("ann", 3, _state(ann[:3]))])
+        self._record(start_uow, ann[3:])  # five more
+        with start_uow() as uow:
+            assert uow.feature_states.behind(["ann"], 4) == {}  # more than `limit`
+            assert uow.feature_states.behind(["ann"], 5) == {"ann": StaleFeatureState(_state(ann[:3]), _since(ann[3:]))}
+
+    def test_a_late_event_stored_since_but_older_than_the_latest_ones_leaves_the_user_out(self, start_uow):
+        ann = _events("ann", 6, first_second=3600)
+        late = make_event("click", user_id="ann", timestamp=T0.isoformat())  # before all of ann's
+        self._record(start_uow, ann[:4], save=[("ann", 4, _state(ann[:4]))])
+        self._record(start_uow, [late, *ann[4:]])
+        with start_uow() as uow:
+            # Its three missing events are not all among ann's three latest by event time.
+            assert uow.feature_states.behind(["ann"], 3) == {}
+            assert uow.feature_states.behind(["ann"], 7) == {
+                "ann": StaleFeatureState(_state(ann[:4]), _since([late, *ann[4:]]))
+            }
+
+    def test_a_state_holding_more_events_than_the_user_now_counts_is_neither_current_nor_behind(self, start_uow):
+        ann = _events("ann", 4)
+        self._record(start_uow, ann[:2], save=[("ann", 3, _state(ann[:3]))])  # a count the user never had
+        self._record(start_uow, ann[2:3])
+        self._record(start_uow, ann[3:])
+        with start_uow() as uow:
+            assert uow.feature_states.current(["ann"]) == {}
+            assert uow.feature_states.behind(["ann"], 10) == {}
+
 
 class TestInMemoryFeatureStates(FeatureStateContract):
     @pytest.fixture
@@ -118,3 +174,13 @@ class TestPostgresFeatureStates(FeatureStateContract):
             )
         with start_uow() as uow:
             assert uow.feature_states.current(["ann"]) == {}
+
+    def test_a_stale_row_this_version_cannot_read_is_not_behind(self, start_uow, postgres_engine):
+        ann = _events("ann", 3)
+        self._record(start_uow, ann[:2])
+        with postgres_engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO user_feature_states (user_id, events_total, state) VALUES ('ann', 1, '\\x00ff')"
+            )
+        with start_uow() as uow:
+            assert uow.feature_states.behind(["ann"], 10) == {}
