@@ -1,11 +1,13 @@
 """The users' feature states one partition's scorer holds: read, updated, saved, forgotten.
 
 A user not in memory (first seen by this process, or evicted) takes their saved state if it
-holds all their stored events (`FeatureStateRepository.current`), else has it rebuilt from
-their most recent stored events, so a restart does not make every device and country look
-new, nor every user look like a first-timer. Rebuilding costs ~15 µs per stored event, which
-after a restart is every active user's whole recent past at once; reading a saved state costs
-one row. So a changed state is saved with a batch once it has gone `save_after_s` unsaved
+holds all their stored events (`FeatureStateRepository.current`); if it lacks the last few
+(the process stopped before saving it again: a crash), it is brought up to date with just
+those (`behind`); else it is rebuilt from their most recent stored events. So a restart does
+not make every device and country look new, nor every user look like a first-timer.
+Rebuilding costs ~15 µs per stored event, which after a restart is every active user's whole
+recent past at once; reading a saved state costs one row, and catching one up only the events
+it lacks. So a changed state is saved with a batch once it has gone `save_after_s` unsaved
 (at most `saved_per_batch` of them a batch, so a burst spreads), and all of them when asked
 (a partition closing). A state evicted from memory (more than `in_memory` users) is saved
 with the batch that evicted it, so the user's return reads one row too.
@@ -47,17 +49,22 @@ class UserStates:
         return len(self._states)
 
     def load(self, uow: UnitOfWork, user_ids: Iterable[str]) -> None:
-        """Give each of `user_ids` not in memory its state: saved, or rebuilt from the store."""
+        """Give each of `user_ids` not in memory its state: saved, saved and caught up, or rebuilt
+        from the store."""
         states = self._states
         missing = [u for u in user_ids if u not in states]
         if not missing:
             return
         saved = uow.feature_states.current(missing)
         states.update(saved)
-        if len(saved) == len(missing):
-            return
         missing = [u for u in missing if u not in saved]
-        history = uow.events.recent_by_user(missing, self._history) if self._history else {}
+        if missing and self._history:  # saved before their last events were stored: caught up
+            for user_id, (state, since) in uow.feature_states.behind(missing, self._history).items():
+                for event, event_time in since:
+                    observe(state, event, event_time)
+                states[user_id] = state
+            missing = [u for u in missing if u not in states]
+        history = uow.events.recent_by_user(missing, self._history) if missing and self._history else {}
         for user_id in missing:
             state: UserFeatureState | None = None
             for event, event_time in history.get(user_id, ()):

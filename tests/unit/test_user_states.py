@@ -1,13 +1,15 @@
 """Users' feature states kept by a partition's scorer: saved when due and at close, read back
-instead of replaying the users' past, and never trusted once it misses some of their events."""
+instead of replaying the users' past, caught up with the events stored after them, and never
+trusted for more of those events than they hold."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
-from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events
+from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events, _FeatureStates
 from application.scoring import ScoringRules
 from application.user_states import UserStates
 from domain.errors import StorageUnavailable
@@ -27,6 +29,23 @@ class PastReads:
             return original(events, user_ids, limit)
 
         monkeypatch.setattr(_Events, "recent_by_user", spy)
+
+
+class CatchUps:
+    """The users whose stale saved states a scorer caught up, and with how many events in all."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.users: set[str] = set()
+        self.events = 0
+        original = _FeatureStates.behind
+
+        def spy(repository, user_ids, limit):
+            found = original(repository, user_ids, limit)
+            self.users.update(found)
+            self.events += sum(len(stale.since) for stale in found.values())
+            return found
+
+        monkeypatch.setattr(_FeatureStates, "behind", spy)
 
 
 class CommitFails(InMemoryUnitOfWork):
@@ -54,7 +73,7 @@ def platform(snapshot_every_s: float, **rules) -> Platform:
 
 
 def saved(p: Platform) -> dict[str, int]:
-    return {user_id: count for user_id, (count, _) in p.state.feature_states.items()}
+    return {user_id: saved.events_total for user_id, saved in p.state.feature_states.items()}
 
 
 def totals(p: Platform) -> dict[str, int]:
@@ -67,7 +86,7 @@ def assert_saved_states_are_whole(p: Platform) -> None:
     whole = {user_id for user_id, count in saved(p).items() if count == totals(p)[user_id]}
     assert whole
     for user_id in whole:
-        assert p.state.feature_states[user_id][1] == built[user_id]
+        assert p.state.feature_states[user_id].state == built[user_id]
 
 
 def users_of(events) -> set[str]:
@@ -97,25 +116,54 @@ def test_a_restart_after_a_clean_stop_reads_saved_states_instead_of_the_users_pa
     assert restarted.trackers.restored == 1  # the online model was saved at close too
 
 
-def test_after_a_crash_a_saved_state_missing_later_events_is_rebuilt_from_the_store(monkeypatch):
-    events = stream(400, seed=5)
-    uninterrupted = platform(60)
-    crashed = platform(60)
+def crash_and_go_on(events, crash_at: int, *, history: int = 500, at_restart=lambda: None):
+    """The same batches recorded by one platform that runs through and one killed after batch
+    `crash_at` (nothing saved at close), restarted (`at_restart` is called) and run on; and which
+    users the killed one had saved whole, which stale, at its restart."""
+    uninterrupted, crashed = platform(60, history_per_user=history), platform(60, history_per_user=history)
+    current, stale = set(), set()
     for i, chunk in enumerate(batches(events, 50)):
-        if i == 6:  # killed: nothing saved at close, and some saved states miss the last batches
+        if i == crash_at:
             crashed.restart()
-            reads = PastReads(monkeypatch)
+            at_restart()
             current = {u for u, count in saved(crashed).items() if count == totals(crashed)[u]}
             stale = set(saved(crashed)) - current
-            assert current and stale
         uninterrupted.clock.t = crashed.clock.t = 20.0 * i
         uninterrupted.record(chunk)
         crashed.record(chunk)
-    assert reads.users & stale == stale & users_of(events[300:])  # the stale ones that came back were rebuilt
-    assert not reads.users & current
+    return uninterrupted, crashed, current, stale
+
+
+def test_after_a_crash_a_saved_state_missing_later_events_is_caught_up_with_just_those(monkeypatch):
+    events = stream(400, seed=5)
+    spies = []
+    uninterrupted, crashed, current, stale = crash_and_go_on(
+        events, 6, at_restart=lambda: spies.extend([PastReads(monkeypatch), CatchUps(monkeypatch)])
+    )
+    reads, catch_ups = spies
+    assert current and stale
+    came_back = stale & users_of(events[300:])
+    assert catch_ups.users == came_back  # caught up, not rebuilt
+    assert not reads.users & (current | stale)
+    # Each was given only what it lacked: the events stored after its save.
+    assert catch_ups.events < sum(1 for r in events[:300] if r.event.user_id in came_back) / 2
     # The online model rewinds to its last save after a crash; the users' features lose nothing.
     assert crashed.model.rows == uninterrupted.model.rows
     assert_saved_states_are_whole(crashed)
+
+
+def test_a_caught_up_state_is_exact_where_a_rebuild_from_the_latest_events_is_not(monkeypatch):
+    # Few users, many events each: a rebuild from each user's 30 latest events forgets the rest.
+    everyone = stream(3000, seed=12)
+    busiest = {user_id for user_id, _ in Counter(r.event.user_id for r in everyone).most_common(3)}
+    events = [r for r in everyone if r.event.user_id in busiest][:300]
+    uninterrupted, crashed, _, stale = crash_and_go_on(events, 5, history=30)
+    assert stale == busiest
+    assert crashed.model.rows == uninterrupted.model.rows
+
+    monkeypatch.setattr(_FeatureStates, "behind", lambda repository, user_ids, limit: {})  # rebuild them
+    uninterrupted, rebuilt, _, _ = crash_and_go_on(events, 5, history=30)
+    assert rebuilt.model.rows != uninterrupted.model.rows
 
 
 def test_due_states_are_saved_oldest_first_and_at_most_so_many_a_batch():
@@ -215,7 +263,7 @@ def test_a_user_evicted_then_back_and_changed_before_any_save_is_saved_once_as_n
             states.stored({received.event.user_id: count})
         assert states.save(uow, now=10.0, everything=True) == 2
         uow.commit()
-    assert {user_id: count for user_id, (count, _) in store.feature_states.items()} == {
+    assert {user_id: saved.events_total for user_id, saved in store.feature_states.items()} == {
         ann[0].event.user_id: 2,
         bob.event.user_id: 1,
     }
