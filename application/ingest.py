@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
@@ -106,6 +106,7 @@ class _Stored:
     model_version: str | None = None
     scoring_seconds: float = 0.0
     refused: list[FailedEvent] = field(default_factory=list)  # stored, but an output topic refused their copy
+    states_loaded: Mapping[str, int] = field(default_factory=dict)  # users' feature states read, by how
 
     def outcome(self, *, duplicates: int, failures: Sequence[FailedEvent], failed: int) -> BatchOutcome:
         late = sum(1 for r in self.new if r.timing.late)
@@ -124,6 +125,7 @@ class _Stored:
             failed_by_type=Counter(f.error_type.value for f in failures[:failed]),
             event_times=[r.timing.event_time for r in self.new],
             received_times=[r.received_at for r in self.new],
+            states_loaded=self.states_loaded,
         )
 
 
@@ -184,7 +186,7 @@ def _store_events(
     failures = _publish_failures(refused, recorder.processor_version, now)
     if scored is None:
         return _Stored(new, refused=failures)
-    return _Stored(new, len(anomalies), scored.model_version, scored.seconds, failures)
+    return _Stored(new, len(anomalies), scored.model_version, scored.seconds, failures, scored.states_loaded)
 
 
 def _publish_failures(refused: Refusals, processor_version: str, now: datetime) -> list[FailedEvent]:
@@ -206,6 +208,7 @@ def _record_one_by_one(
     # and the offset only advances in the final transaction below.
     new: list[ReceivedEvent] = []
     anomalies, rejected, refused = 0, 0, 0
+    loaded: Counter[str] = Counter()
     failures = list(batch.failures)
     unpublished: list[FailedEvent] = []  # dead-lettered with their event, in its transaction
     for received in batch.events:
@@ -218,6 +221,7 @@ def _record_one_by_one(
             unpublished += stored.refused
             new += stored.new
             anomalies += stored.anomalies
+            loaded.update(stored.states_loaded)
         except RejectedByStore as error:
             _forget(scorer)
             rejected += 1
@@ -229,7 +233,7 @@ def _record_one_by_one(
     if scorer is not None:
         scorer.committed()
     duplicates = len(batch.events) - len(new) - rejected
-    outcome = _Stored(new, anomalies).outcome
+    outcome = _Stored(new, anomalies, states_loaded=loaded).outcome
     return outcome(duplicates=duplicates, failures=failures[:failed] + unpublished[:refused], failed=failed + refused)
 
 

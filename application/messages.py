@@ -94,6 +94,7 @@ class BatchOutcome:
     event_times: Sequence[datetime] = field(default=(), compare=False)  # of newly stored events
     received_times: Sequence[datetime] = field(default=(), compare=False)  # their log (produce) times
     write_seconds: float = field(default=0.0, compare=False)  # the batch's transaction(s), scoring included
+    states_loaded: Mapping[str, int] = field(default_factory=dict, compare=False)  # users' states read, by how
 
 
 @dataclass(frozen=True, slots=True)

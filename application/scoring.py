@@ -103,6 +103,7 @@ class ScoredBatch:
     anomalies: list[Anomaly]
     model_version: str | None
     seconds: float  # time spent scoring, for the scoring-latency metric
+    states_loaded: Mapping[str, int] = field(default_factory=dict)  # users read into memory, by how (LOADED_AS)
 
 
 class PartitionScorer:
@@ -145,7 +146,7 @@ class PartitionScorer:
             return ScoredBatch([], [], model[0].version if model else None, 0.0)
         self._load_online(uow)
         users = {r.event.user_id for r in fresh}
-        self.users.load(uow, users)
+        loaded = self.users.load(uow, users)
         features = self.users.observe(fresh, users, started)
         rows = [prepare(f) for f in features]
 
@@ -160,7 +161,7 @@ class PartitionScorer:
         combined = self._combine(batch_scores, online_scores, cold)
         scored = [(i, score) for i, score in enumerate(combined) if score is not None]
         if not scored:
-            return ScoredBatch(combined, [], version, self._monotonic() - started)
+            return ScoredBatch(combined, [], version, self._monotonic() - started, loaded)
 
         indices = [i for i, _ in scored]
         # The online model alone scores wider than the combination the threshold was tuned on.
@@ -171,7 +172,7 @@ class PartitionScorer:
             Anomaly(fresh[indices[j]], scored[j][1], tuple(why), now, version, as_dict(features[indices[j]]))
             for j, why in found
         ]
-        return ScoredBatch(combined, anomalies, version, self._monotonic() - started)
+        return ScoredBatch(combined, anomalies, version, self._monotonic() - started, loaded)
 
     def _combine(self, batch: list[float] | None, online: list[float] | None, cold: int) -> list[float | None]:
         """One score per row from the detectors that have an opinion on it: the online model only

@@ -27,6 +27,8 @@ from application.messages import ReceivedEvent
 from application.ports.event_store import UnitOfWork
 from domain.features import Features, UserFeatureState, observe
 
+LOADED_AS = ("saved", "caught_up", "rebuilt", "new")  # how a user's state came into memory
+
 
 class UserStates:
     """One partition's users' feature states, least recently seen first; one writer thread uses it."""
@@ -48,28 +50,34 @@ class UserStates:
     def __len__(self) -> int:
         return len(self._states)
 
-    def load(self, uow: UnitOfWork, user_ids: Iterable[str]) -> None:
+    def load(self, uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, int]:
         """Give each of `user_ids` not in memory its state: saved, saved and caught up, or rebuilt
-        from the store."""
+        from the store (new: nothing stored yet). How many users each way (`LOADED_AS`)."""
         states = self._states
         missing = [u for u in user_ids if u not in states]
         if not missing:
-            return
+            return {}
         saved = uow.feature_states.current(missing)
         states.update(saved)
+        loaded = {"saved": len(saved)}
         missing = [u for u in missing if u not in saved]
         if missing and self._history:  # saved before their last events were stored: caught up
-            for user_id, (state, since) in uow.feature_states.behind(missing, self._history).items():
+            stale = uow.feature_states.behind(missing, self._history)
+            for user_id, (state, since) in stale.items():
                 for event, event_time in since:
                     observe(state, event, event_time)
                 states[user_id] = state
-            missing = [u for u in missing if u not in states]
+            loaded["caught_up"] = len(stale)
+            missing = [u for u in missing if u not in stale]
         history = uow.events.recent_by_user(missing, self._history) if missing and self._history else {}
         for user_id in missing:
             state: UserFeatureState | None = None
             for event, event_time in history.get(user_id, ()):
                 _, state = observe(state, event, event_time)
             states[user_id] = state if state is not None else UserFeatureState()
+        loaded["rebuilt"] = len(history)
+        loaded["new"] = len(missing) - len(history)
+        return {how: count for how, count in loaded.items() if count}
 
     def observe(self, fresh: Sequence[ReceivedEvent], users: set[str], now: float) -> list[Features]:
         """Each event's features, in log order; every user of `fresh` (`users`) has been `load`ed

@@ -49,6 +49,13 @@ class WorkerMetrics:
         )
         self.late = Counter("analytics_events_late", "Stored events that arrived late", by_partition, registry=r)
         self.anomalies = Counter("analytics_anomalies", "Events flagged as anomalies", by_partition, registry=r)
+        self.user_states_loaded = Counter(
+            "analytics_user_states_loaded",
+            "Users' feature states read into a scorer's memory: saved, caught_up (a saved one plus the events"
+            " stored after it), rebuilt (from the user's latest stored events) or new",
+            ["partition", "how"],
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "analytics_batch_processing_seconds",
             "From reading a batch's records to committing it",
@@ -123,6 +130,8 @@ class WorkerMetrics:
         self.duplicates.labels(partition).inc(outcome.duplicates)
         self.late.labels(partition).inc(outcome.late)
         self.anomalies.labels(partition).inc(outcome.anomalies)
+        for how, count in outcome.states_loaded.items():
+            self.user_states_loaded.labels(partition, how).inc(count)
         self.batch_events.labels(partition).observe(len(batch.events) + len(batch.failures))
         self.db_write_seconds.labels(partition).observe(outcome.write_seconds)
         if batch.started is not None:

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events, _FeatureStates
 from application.scoring import ScoringRules
-from application.user_states import UserStates
+from application.user_states import LOADED_AS, UserStates
 from domain.errors import StorageUnavailable
 from domain.features import extract
 from tests.unit.scoring_platform import BurstModel, Platform, batches, info, stream
@@ -89,6 +89,15 @@ def assert_saved_states_are_whole(p: Platform) -> None:
         assert p.state.feature_states[user_id].state == built[user_id]
 
 
+def loaded_as(outcomes) -> dict[str, int]:
+    """How the batches' users' states came into memory, in all (the worker metric's counts)."""
+    total: Counter[str] = Counter()
+    for outcome in outcomes:
+        total.update(outcome.states_loaded)
+    assert set(total) <= set(LOADED_AS)
+    return dict(total)
+
+
 def users_of(events) -> set[str]:
     return {r.event.user_id for r in events}
 
@@ -109,19 +118,20 @@ def test_a_restart_after_a_clean_stop_reads_saved_states_instead_of_the_users_pa
 
     restarted.restart()
     reads = PastReads(monkeypatch)
-    for chunk in batches(events[200:], 50):
-        restarted.record(chunk)
+    loaded = loaded_as([restarted.record(chunk) for chunk in batches(events[200:], 50)])
     assert not reads.users & users_of(events[:200])  # only users new since then were looked up
+    returning = users_of(events[:200]) & users_of(events[200:])
+    assert loaded == {"saved": len(returning), "new": len(users_of(events[200:]) - returning)}
     assert restarted.scores(events) == uninterrupted.scores(events)
     assert restarted.trackers.restored == 1  # the online model was saved at close too
 
 
 def crash_and_go_on(events, crash_at: int, *, history: int = 500, at_restart=lambda: None):
     """The same batches recorded by one platform that runs through and one killed after batch
-    `crash_at` (nothing saved at close), restarted (`at_restart` is called) and run on; and which
-    users the killed one had saved whole, which stale, at its restart."""
+    `crash_at` (nothing saved at close), restarted (`at_restart` is called) and run on; which
+    users the killed one had saved whole, which stale, at its restart; how it loaded users since."""
     uninterrupted, crashed = platform(60, history_per_user=history), platform(60, history_per_user=history)
-    current, stale = set(), set()
+    current, stale, after = set(), set(), []
     for i, chunk in enumerate(batches(events, 50)):
         if i == crash_at:
             crashed.restart()
@@ -130,20 +140,23 @@ def crash_and_go_on(events, crash_at: int, *, history: int = 500, at_restart=lam
             stale = set(saved(crashed)) - current
         uninterrupted.clock.t = crashed.clock.t = 20.0 * i
         uninterrupted.record(chunk)
-        crashed.record(chunk)
-    return uninterrupted, crashed, current, stale
+        after.append(crashed.record(chunk))
+    return uninterrupted, crashed, current, stale, loaded_as(after[crash_at:])
 
 
 def test_after_a_crash_a_saved_state_missing_later_events_is_caught_up_with_just_those(monkeypatch):
     events = stream(400, seed=5)
     spies = []
-    uninterrupted, crashed, current, stale = crash_and_go_on(
+    uninterrupted, crashed, current, stale, loaded = crash_and_go_on(
         events, 6, at_restart=lambda: spies.extend([PastReads(monkeypatch), CatchUps(monkeypatch)])
     )
     reads, catch_ups = spies
     assert current and stale
     came_back = stale & users_of(events[300:])
     assert catch_ups.users == came_back  # caught up, not rebuilt
+    assert loaded["caught_up"] == len(came_back) and loaded["saved"] == len(current & users_of(events[300:]))
+    never_saved = users_of(events[:300]) - current - stale
+    assert loaded.get("rebuilt", 0) == len(never_saved & users_of(events[300:]))  # only those
     assert not reads.users & (current | stale)
     # Each was given only what it lacked: the events stored after its save.
     assert catch_ups.events < sum(1 for r in events[:300] if r.event.user_id in came_back) / 2
@@ -157,13 +170,14 @@ def test_a_caught_up_state_is_exact_where_a_rebuild_from_the_latest_events_is_no
     everyone = stream(3000, seed=12)
     busiest = {user_id for user_id, _ in Counter(r.event.user_id for r in everyone).most_common(3)}
     events = [r for r in everyone if r.event.user_id in busiest][:300]
-    uninterrupted, crashed, _, stale = crash_and_go_on(events, 5, history=30)
+    uninterrupted, crashed, _, stale, _ = crash_and_go_on(events, 5, history=30)
     assert stale == busiest
     assert crashed.model.rows == uninterrupted.model.rows
 
     monkeypatch.setattr(_FeatureStates, "behind", lambda repository, user_ids, limit: {})  # rebuild them
-    uninterrupted, rebuilt, _, _ = crash_and_go_on(events, 5, history=30)
+    uninterrupted, rebuilt, _, _, loaded = crash_and_go_on(events, 5, history=30)
     assert rebuilt.model.rows != uninterrupted.model.rows
+    assert loaded == {"rebuilt": len(busiest)}
 
 
 def test_due_states_are_saved_oldest_first_and_at_most_so_many_a_batch():

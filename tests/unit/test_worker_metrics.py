@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from application.messages import BatchOutcome
+from application.user_states import LOADED_AS
 from entrypoints.histograms import observe_many
 from entrypoints.worker_metrics import LATENCY_BUCKETS, WorkerMetrics
 from tests.factories import batch, make_event, received
@@ -22,10 +23,12 @@ def test_each_batch_moves_the_counters_of_its_partition_by_type_and_reason():
     metrics = WorkerMetrics()
     events = [received(make_event(), offset=i) for i in range(4)]
     first = BatchOutcome(
-        3, 1, 2, 1, 1, MODEL, 0.006, stored_by_type={"page_view": 2, "purchase": 1}, failed_by_type={"schema": 2}
-    )
+        3, 1, 2, 1, 1, MODEL, 0.006, stored_by_type={"page_view": 2, "purchase": 1}, failed_by_type={"schema": 2},
+        states_loaded={"saved": 2, "new": 1},
+    )  # fmt: skip
     metrics.observe(batch(events), first)
-    metrics.observe(batch(events[:1], next_offset=9), BatchOutcome(1, 0, 0, 0, 0, None, 0.0, {"page_view": 1}))
+    second = BatchOutcome(1, 0, 0, 0, 0, None, 0.0, {"page_view": 1}, states_loaded={"saved": 1, "caught_up": 1})
+    metrics.observe(batch(events[:1], next_offset=9), second)
 
     value = metrics.registry.get_sample_value
     assert value("analytics_events_processed_total", {**P0, "event_type": "page_view"}) == 3
@@ -34,6 +37,8 @@ def test_each_batch_moves_the_counters_of_its_partition_by_type_and_reason():
     assert value("analytics_events_dead_lettered_total", {**P0, "error_type": "schema"}) == 2
     assert value("analytics_events_late_total", P0) == 1
     assert value("analytics_anomalies_total", P0) == 1
+    loaded = {how: value("analytics_user_states_loaded_total", {**P0, "how": how}) for how in LOADED_AS}
+    assert loaded == {"saved": 3, "caught_up": 1, "rebuilt": None, "new": 1}
     assert value("analytics_committed_offset", P0) == 9
     assert value("analytics_batch_events_count", P0) == 2
     assert value("analytics_batch_events_sum", P0) == 5
