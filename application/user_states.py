@@ -1,10 +1,10 @@
 """The users' feature states one partition's scorer holds: read, updated, saved, forgotten.
 
 A user not in memory (first seen by this process, or evicted) takes their saved state if it
-holds all their stored events (`FeatureStateRepository.current`); if it lacks the last few
-(the process stopped before saving it again: a crash), it is brought up to date with just
-those (`behind`); else it is rebuilt from their most recent stored events. So a restart does
-not make every device and country look new, nor every user look like a first-timer.
+holds all their stored events (`FeatureStateRepository.read`); if it lacks the last few (the
+process stopped before saving it again: a crash), it is brought up to date with just those;
+else it is rebuilt from their most recent stored events, unless they have none. So a restart
+does not make every device and country look new, nor every user look like a first-timer.
 Rebuilding costs ~15 µs per stored event, which after a restart is every active user's whole
 recent past at once; reading a saved state costs one row, and catching one up only the events
 it lacks. So a changed state is saved with a batch once it has gone `save_after_s` unsaved
@@ -57,26 +57,23 @@ class UserStates:
         missing = [u for u in user_ids if u not in states]
         if not missing:
             return {}
-        saved = uow.feature_states.current(missing)
-        states.update(saved)
-        loaded = {"saved": len(saved)}
-        missing = [u for u in missing if u not in saved]
-        if missing and self._history:  # saved before their last events were stored: caught up
-            stale = uow.feature_states.behind(missing, self._history)
-            for user_id, (state, since) in stale.items():
-                for event, event_time in since:
-                    observe(state, event, event_time)
-                states[user_id] = state
-            loaded["caught_up"] = len(stale)
-            missing = [u for u in missing if u not in stale]
+        saved = uow.feature_states.read(missing, self._history)
+        states.update(saved.whole)
+        for user_id, (state, since) in saved.stale.items():  # saved before their last events were stored
+            for event, event_time in since:
+                observe(state, event, event_time)
+            states[user_id] = state
+        for user_id in saved.unknown:  # nothing stored yet
+            states[user_id] = UserFeatureState()
+        missing = [u for u in missing if u not in states]
         history = uow.events.recent_by_user(missing, self._history) if missing and self._history else {}
         for user_id in missing:
             state: UserFeatureState | None = None
             for event, event_time in history.get(user_id, ()):
                 _, state = observe(state, event, event_time)
             states[user_id] = state if state is not None else UserFeatureState()
-        loaded["rebuilt"] = len(history)
-        loaded["new"] = len(missing) - len(history)
+        loaded = {"saved": len(saved.whole), "caught_up": len(saved.stale), "rebuilt": len(history)}
+        loaded["new"] = len(saved.unknown) + len(missing) - len(history)
         return {how: count for how, count in loaded.items() if count}
 
     def observe(self, fresh: Sequence[ReceivedEvent], users: set[str], now: float) -> list[Features]:

@@ -21,7 +21,7 @@ from adapters.in_memory.projections import (
     ProjectionState,
 )
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
-from application.ports.event_store import StaleFeatureState
+from application.ports.event_store import SavedFeatureStates, StaleFeatureState
 from domain.errors import AlreadyStored
 from domain.events import PastEvent
 from domain.failures import FailedEvent
@@ -168,27 +168,24 @@ class _FeatureStates:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
 
-    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
-        found = {}
+    def read(self, user_ids: Sequence[str], catch_up: int) -> SavedFeatureStates:
+        whole, lacking, known = {}, {}, set()
         for user_id in user_ids:
             saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
-            if saved is not None and user is not None and saved.events_total == user.total_events:
-                found[user_id] = copy.deepcopy(saved.state)  # the caller updates states in place
-        return found
-
-    def behind(self, user_ids: Sequence[str], limit: int) -> dict[str, StaleFeatureState]:
-        lacking = {}
-        for user_id in user_ids:
-            saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
-            if saved is not None and user is not None and 0 < user.total_events - saved.events_total <= limit:
+            if user is None:
+                continue
+            known.add(user_id)
+            if saved is not None and saved.events_total == user.total_events:
+                whole[user_id] = copy.deepcopy(saved.state)  # the caller updates states in place
+            elif saved is not None and 0 < user.total_events - saved.events_total <= catch_up:
                 lacking[user_id] = (saved, user.total_events - saved.events_total)
-        latest = _latest_by_user(self._state, lacking, limit)
-        found = {}
+        latest = _latest_by_user(self._state, lacking, catch_up)
+        stale = {}
         for user_id, (saved, missing) in lacking.items():
             since = [_past(r) for position, r in latest.get(user_id, ()) if position >= saved.stored_before]
             if len(since) == missing:
-                found[user_id] = StaleFeatureState(copy.deepcopy(saved.state), since)
-        return found
+                stale[user_id] = StaleFeatureState(copy.deepcopy(saved.state), since)
+        return SavedFeatureStates(whole, stale, set(user_ids) - known)
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
         stored = len(self._state.events)

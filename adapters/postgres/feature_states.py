@@ -2,8 +2,8 @@
 
 A state is read back as whole only while it holds all of the user's stored events: the count
 saved with it must still be the user's `total_events`, which the same transactions keep. One
-that lacks some comes with the events stored after it (`behind`), found by the transaction
-times they and it were written at. A row of an older format, or one that no longer decodes,
+that lacks some comes with the events stored after it, found by the transaction times they
+and it were written at. A row of an older format, or one that no longer decodes,
 reads as no saved state, and the scorer rebuilds that user from their stored events as it
 would without one.
 """
@@ -20,7 +20,7 @@ from adapters.postgres import sql
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.repositories import past_events_by_user
 from adapters.postgres.staging import CopyingRepository, text_array
-from application.ports.event_store import StaleFeatureState
+from application.ports.event_store import SavedFeatureStates, StaleFeatureState
 from domain.events import Device
 from domain.features import MAX_AMOUNTS, UserFeatureState
 
@@ -91,34 +91,32 @@ def decode(data: bytes) -> UserFeatureState | None:
 
 
 class PostgresFeatureStateRepository(CopyingRepository):
-    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
+    def read(self, user_ids: Sequence[str], catch_up: int) -> SavedFeatureStates:
         if not user_ids:
-            return {}
+            return SavedFeatureStates({}, {}, set())
         with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.LOAD_FEATURE_STATES, (text_array(list(user_ids)),))
+            cur.execute(sql.READ_FEATURE_STATES, (max(catch_up, 0), text_array(list(user_ids))))
             rows = cur.fetchall()
-        states = ((user_id, decode(data)) for user_id, data in rows)
-        return {user_id: state for user_id, state in states if state is not None}
-
-    def behind(self, user_ids: Sequence[str], limit: int) -> dict[str, StaleFeatureState]:
-        if not user_ids or limit <= 0:
-            return {}
-        with translated_errors(), self._cursor() as cur:
-            cur.execute(sql.LOAD_STALE_FEATURE_STATES, (text_array(list(user_ids)), limit))
-            saved = {user_id: (decode(data), lacking, saved_at) for user_id, data, lacking, saved_at in cur.fetchall()}
-            readable = {user_id: row for user_id, row in saved.items() if row[0] is not None}
-            if not readable:
-                return {}
-            cur.execute(
-                sql.EVENTS_STORED_SINCE,
-                (text_array(list(readable)), [saved_at for _, _, saved_at in readable.values()], limit),
-            )
-            since = past_events_by_user(cur.fetchall())
-        return {
+            known = {user_id for user_id, *_ in rows}
+            # A state comes only when usable (whole, or at most `catch_up` behind); one that does
+            # not decode (another format) counts as none.
+            saved = [(user_id, lacking, at, decode(data)) for user_id, lacking, at, data in rows if data is not None]
+            readable = [(user_id, lacking, at, state) for user_id, lacking, at, state in saved if state is not None]
+            whole = {user_id: state for user_id, lacking, _, state in readable if lacking == 0}
+            stale = {user_id: (lacking, at, state) for user_id, lacking, at, state in readable if lacking > 0}
+            since = {}
+            if stale:
+                cur.execute(
+                    sql.EVENTS_STORED_SINCE,
+                    (text_array(list(stale)), [at for _, at, _ in stale.values()], catch_up),
+                )
+                since = past_events_by_user(cur.fetchall())
+        caught_up = {
             user_id: StaleFeatureState(state, since[user_id])
-            for user_id, (state, lacking, _) in readable.items()
+            for user_id, (lacking, _, state) in stale.items()
             if len(since.get(user_id, ())) == lacking
         }
+        return SavedFeatureStates(whole, caught_up, set(user_ids) - known)
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
         if not states:

@@ -183,19 +183,15 @@ ON CONFLICT (name, partition) DO UPDATE SET
     state = EXCLUDED.state, events_learned = EXCLUDED.events_learned, saved_at = EXCLUDED.saved_at
 """
 
-# A user's saved feature state counts only while it holds all of their stored events.
-LOAD_FEATURE_STATES = """
-SELECT s.user_id, s.state
-FROM user_feature_states s JOIN users u ON u.user_id = s.user_id
-WHERE s.user_id = ANY(%s::text[]) AND s.events_total = u.total_events
-"""
-# A saved state lacking some of the user's stored events: how many, and since when. It was saved
-# in a batch's transaction, so the events it lacks are those later transactions stored, each with
-# its own start as `created_at`, after that `saved_at` (both `now()`, the transaction's start).
-LOAD_STALE_FEATURE_STATES = """
-SELECT s.user_id, s.state, u.total_events - s.events_total, s.saved_at
-FROM user_feature_states s JOIN users u ON u.user_id = s.user_id
-WHERE s.user_id = ANY(%s::text[]) AND s.events_total < u.total_events AND u.total_events - s.events_total <= %s
+# Each known user's stored-event count and saved feature state, if any. The state comes only when
+# it can be used: whole (its count is the user's), or lacking at most %s events. It was saved in a
+# batch's transaction, so the events it lacks are those later transactions stored, each with its
+# own start as `created_at`, after its `saved_at` (both `now()`, the transaction's start).
+READ_FEATURE_STATES = """
+SELECT u.user_id, u.total_events - s.events_total, s.saved_at,
+       CASE WHEN u.total_events - s.events_total BETWEEN 0 AND %s THEN s.state END
+FROM users u LEFT JOIN user_feature_states s ON s.user_id = u.user_id
+WHERE u.user_id = ANY(%s::text[])
 """
 # Of each user's latest events by event time (as RECENT_BY_USER), those stored after `saved_at`.
 EVENTS_STORED_SINCE = """

@@ -168,33 +168,35 @@ class StaleFeatureState(NamedTuple):
     since: list[tuple[PastEvent, datetime]]  # the user's events stored after it, in the order stored
 
 
+class SavedFeatureStates(NamedTuple):
+    """What the store holds for some users' feature states (`FeatureStateRepository.read`)."""
+
+    whole: dict[str, UserFeatureState]  # saved with all of the user's stored events
+    stale: dict[str, StaleFeatureState]  # saved before the user's last few events, with those
+    unknown: set[str]  # users with no stored event: nothing to rebuild them from
+
+
 class FeatureStateRepository(Protocol):
     """Users' saved feature states, each with the number of the user's stored events it holds.
 
     A scorer that meets a user it does not hold in memory (after a restart, say) takes the saved
     state instead of replaying the user's past events: as it is while it is whole (saved when
     the user had as many stored events, `users.total_events`, as now), else brought up to date
-    with the few events stored after it (`behind`). The count makes both checks exact: a state
-    saved by a unit of work that rolled back, or one that other writers have since moved past,
-    is never taken for more than it holds."""
+    with the few events stored after it. The count makes both exact: a state saved by a unit of
+    work that rolled back, or one that later batches have moved past, is never taken for more
+    than it holds."""
 
-    def current(self, user_ids: Sequence[str]) -> dict[str, UserFeatureState]:
-        """The saved states of those users that hold all of their stored events; users with
-        none, an outdated one or one this version cannot read are left out."""
-        ...
-
-    def behind(self, user_ids: Sequence[str], limit: int) -> dict[str, StaleFeatureState]:
-        """For users whose saved state lacks some of their stored events: that state, and every
-        event stored after it, in the order stored. A user is left out unless all of those are
-        among their `limit` latest by event time (a late event stored since can be older), their
-        number is exactly what the state lacks, and the state is readable; users with a whole
-        state, or none, are left out too."""
+    def read(self, user_ids: Sequence[str], catch_up: int) -> SavedFeatureStates:
+        """Each user's saved state: whole; stale, with every event stored after it in the order
+        stored; or neither (none saved, unreadable, or it cannot be caught up: more events
+        missing than `catch_up`, or not all of them among the user's `catch_up` latest by event
+        time, as a late event stored since may not be). And which users have no stored event."""
         ...
 
     def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
         """(user_id, stored events the state holds, state) each, a user at most once; replaces what
         was saved for the user. What is saved does not change when the given state objects do.
-        Save after storing what the states hold: for `behind`, events a unit of work stores after
+        Save after storing what the states hold: for `read`, events a unit of work stores after
         its save are not told apart from those before it."""
         ...
 

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
-from application.ports.event_store import StaleFeatureState
+from application.ports.event_store import SavedFeatureStates, StaleFeatureState
 from domain.events import PastEvent
 from domain.features import UserFeatureState, extract
 from domain.users import user_activity
@@ -58,37 +58,38 @@ class FeatureStateContract:
             uow.feature_states.save(save or [])
             uow.commit()
 
-    def test_a_state_saved_at_the_users_event_count_reads_back_equal(self, start_uow):
+    def test_a_state_saved_at_the_users_event_count_reads_back_whole(self, start_uow):
         ann, bob = _events("ann", 9), _events("bob", 2)
         self._count(start_uow, ann + bob)
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann", "bob"]) == {}
+            assert uow.feature_states.read(["ann", "bob"], 10) == SavedFeatureStates({}, {}, set())
             uow.feature_states.save([("ann", 9, _state(ann)), ("bob", 2, _state(bob))])
             uow.commit()
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann", "bob", "nobody"]) == {"ann": _state(ann), "bob": _state(bob)}
-            assert uow.feature_states.current([]) == {}
+            read = uow.feature_states.read(["ann", "bob", "nobody"], 0)
+            assert uow.feature_states.read([], 10) == SavedFeatureStates({}, {}, set())
+        assert read == SavedFeatureStates({"ann": _state(ann), "bob": _state(bob)}, {}, {"nobody"})
 
-    def test_a_state_missing_some_of_the_users_stored_events_is_not_current(self, start_uow):
+    def test_a_state_missing_some_of_the_users_stored_events_is_not_whole(self, start_uow):
         ann = _events("ann", 5)
         self._count(start_uow, ann[:3])
         with start_uow() as uow:
             uow.feature_states.save([("ann", 3, _state(ann[:3]))])
             uow.commit()
-        self._count(start_uow, ann[3:])  # two more stored, not in the saved state
+        self._count(start_uow, ann[3:])  # two more counted, not in the saved state (nor stored)
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {}
+            assert uow.feature_states.read(["ann"], 10) == SavedFeatureStates({}, {}, set())
             uow.feature_states.save([("ann", 5, _state(ann))])  # a newer save replaces it
             uow.commit()
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {"ann": _state(ann)}
+            assert uow.feature_states.read(["ann"], 10).whole == {"ann": _state(ann)}
 
-    def test_a_state_of_a_user_without_a_profile_is_not_current(self, start_uow):
+    def test_a_user_with_no_stored_event_is_unknown_whatever_was_saved(self, start_uow):
         with start_uow() as uow:
             uow.feature_states.save([("ghost", 0, UserFeatureState())])
             uow.commit()
         with start_uow() as uow:
-            assert uow.feature_states.current(["ghost"]) == {}
+            assert uow.feature_states.read(["ghost"], 10) == SavedFeatureStates({}, {}, {"ghost"})
 
     def test_what_is_saved_does_not_change_with_the_state_object_nor_survive_a_rollback(self, start_uow):
         ann = _events("ann", 4)
@@ -100,14 +101,14 @@ class FeatureStateContract:
             state.times.append(10**18)
             state.devices.clear()
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {"ann": _state(ann)}
+            assert uow.feature_states.read(["ann"], 10).whole == {"ann": _state(ann)}
             uow.feature_states.save([("ann", 4, UserFeatureState())])  # rolled back: never committed
         with start_uow() as uow:
-            (read,) = uow.feature_states.current(["ann"]).values()
+            (read,) = uow.feature_states.read(["ann"], 10).whole.values()
         assert read == _state(ann)
         read.times.clear()  # the caller updates what it reads in place; the saved one stays
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {"ann": _state(ann)}
+            assert uow.feature_states.read(["ann"], 10).whole == {"ann": _state(ann)}
 
     def test_a_stale_state_comes_with_the_events_stored_after_it_in_the_order_stored(self, start_uow):
         ann, bob = _events("ann", 7), _events("bob", 3)
@@ -115,11 +116,11 @@ class FeatureStateContract:
         self._record(start_uow, [ann[4], ann[3]])  # stored out of event-time order
         self._record(start_uow, ann[5:])
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann", "bob"]) == {"bob": _state(bob)}
-            stale = uow.feature_states.behind(["ann", "bob", "nobody"], 10)
-            assert uow.feature_states.behind([], 10) == uow.feature_states.behind(["ann"], 0) == {}
-        assert stale == {"ann": StaleFeatureState(_state(ann[:3]), _since([ann[4], ann[3], *ann[5:]]))}
-        (event, _), *_ = stale["ann"].since
+            read = uow.feature_states.read(["ann", "bob", "nobody"], 10)
+            assert uow.feature_states.read(["ann", "bob"], 0) == SavedFeatureStates({"bob": _state(bob)}, {}, set())
+        stale = StaleFeatureState(_state(ann[:3]), _since([ann[4], ann[3], *ann[5:]]))
+        assert read == SavedFeatureStates({"bob": _state(bob)}, {"ann": stale}, {"nobody"})
+        (event, _), *_ = read.stale["ann"].since
         assert type(event.event_type) is type(ann[4].event_type) and event == PastEvent.of(ann[4])
 
     def test_a_state_lacking_more_than_it_can_be_caught_up_with_is_left_out(self, start_uow):
@@ -127,8 +128,10 @@ class FeatureStateContract:
         self._record(start_uow, ann[:3], save=[("ann", 3, _state(ann[:3]))])
         self._record(start_uow, ann[3:])  # five more
         with start_uow() as uow:
-            assert uow.feature_states.behind(["ann"], 4) == {}  # more than `limit`
-            assert uow.feature_states.behind(["ann"], 5) == {"ann": StaleFeatureState(_state(ann[:3]), _since(ann[3:]))}
+            assert uow.feature_states.read(["ann"], 4) == SavedFeatureStates({}, {}, set())  # more than 4
+            assert uow.feature_states.read(["ann"], 5).stale == {
+                "ann": StaleFeatureState(_state(ann[:3]), _since(ann[3:]))
+            }
 
     def test_a_late_event_stored_since_but_older_than_the_latest_ones_leaves_the_user_out(self, start_uow):
         ann = _events("ann", 6, first_second=3600)
@@ -137,19 +140,18 @@ class FeatureStateContract:
         self._record(start_uow, [late, *ann[4:]])
         with start_uow() as uow:
             # Its three missing events are not all among ann's three latest by event time.
-            assert uow.feature_states.behind(["ann"], 3) == {}
-            assert uow.feature_states.behind(["ann"], 7) == {
+            assert uow.feature_states.read(["ann"], 3) == SavedFeatureStates({}, {}, set())
+            assert uow.feature_states.read(["ann"], 7).stale == {
                 "ann": StaleFeatureState(_state(ann[:4]), _since([late, *ann[4:]]))
             }
 
-    def test_a_state_holding_more_events_than_the_user_now_counts_is_neither_current_nor_behind(self, start_uow):
+    def test_a_state_holding_more_events_than_the_user_now_counts_is_neither_whole_nor_stale(self, start_uow):
         ann = _events("ann", 4)
         self._record(start_uow, ann[:2], save=[("ann", 3, _state(ann[:3]))])  # a count the user never had
         self._record(start_uow, ann[2:3])
         self._record(start_uow, ann[3:])
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {}
-            assert uow.feature_states.behind(["ann"], 10) == {}
+            assert uow.feature_states.read(["ann"], 10) == SavedFeatureStates({}, {}, set())
 
 
 class TestInMemoryFeatureStates(FeatureStateContract):
@@ -165,7 +167,7 @@ class TestPostgresFeatureStates(FeatureStateContract):
     def start_uow(self, postgres_engine):
         return lambda: PostgresUnitOfWork(postgres_engine)
 
-    def test_a_row_this_version_cannot_read_is_not_current(self, start_uow, postgres_engine):
+    def test_a_row_this_version_cannot_read_is_no_saved_state(self, start_uow, postgres_engine):
         ann = _events("ann", 2)
         self._count(start_uow, ann)
         with postgres_engine.begin() as conn:
@@ -173,9 +175,9 @@ class TestPostgresFeatureStates(FeatureStateContract):
                 "INSERT INTO user_feature_states (user_id, events_total, state) VALUES ('ann', 2, '\\x00ff')"
             )
         with start_uow() as uow:
-            assert uow.feature_states.current(["ann"]) == {}
+            assert uow.feature_states.read(["ann"], 10) == SavedFeatureStates({}, {}, set())
 
-    def test_a_stale_row_this_version_cannot_read_is_not_behind(self, start_uow, postgres_engine):
+    def test_a_stale_row_this_version_cannot_read_is_not_caught_up(self, start_uow, postgres_engine):
         ann = _events("ann", 3)
         self._record(start_uow, ann[:2])
         with postgres_engine.begin() as conn:
@@ -183,4 +185,4 @@ class TestPostgresFeatureStates(FeatureStateContract):
                 "INSERT INTO user_feature_states (user_id, events_total, state) VALUES ('ann', 1, '\\x00ff')"
             )
         with start_uow() as uow:
-            assert uow.feature_states.behind(["ann"], 10) == {}
+            assert uow.feature_states.read(["ann"], 10) == SavedFeatureStates({}, {}, set())

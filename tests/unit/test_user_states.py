@@ -37,15 +37,15 @@ class CatchUps:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.users: set[str] = set()
         self.events = 0
-        original = _FeatureStates.behind
+        original = _FeatureStates.read
 
-        def spy(repository, user_ids, limit):
-            found = original(repository, user_ids, limit)
-            self.users.update(found)
-            self.events += sum(len(stale.since) for stale in found.values())
+        def spy(repository, user_ids, catch_up):
+            found = original(repository, user_ids, catch_up)
+            self.users.update(found.stale)
+            self.events += sum(len(stale.since) for stale in found.stale.values())
             return found
 
-        monkeypatch.setattr(_FeatureStates, "behind", spy)
+        monkeypatch.setattr(_FeatureStates, "read", spy)
 
 
 class CommitFails(InMemoryUnitOfWork):
@@ -119,7 +119,7 @@ def test_a_restart_after_a_clean_stop_reads_saved_states_instead_of_the_users_pa
     restarted.restart()
     reads = PastReads(monkeypatch)
     loaded = loaded_as([restarted.record(chunk) for chunk in batches(events[200:], 50)])
-    assert not reads.users & users_of(events[:200])  # only users new since then were looked up
+    assert not reads.users  # no user's past was read: saved ones read one row, new ones have none
     returning = users_of(events[:200]) & users_of(events[200:])
     assert loaded == {"saved": len(returning), "new": len(users_of(events[200:]) - returning)}
     assert restarted.scores(events) == uninterrupted.scores(events)
@@ -174,7 +174,12 @@ def test_a_caught_up_state_is_exact_where_a_rebuild_from_the_latest_events_is_no
     assert stale == busiest
     assert crashed.model.rows == uninterrupted.model.rows
 
-    monkeypatch.setattr(_FeatureStates, "behind", lambda repository, user_ids, limit: {})  # rebuild them
+    original = _FeatureStates.read
+
+    def never_caught_up(repository, user_ids, catch_up):
+        return original(repository, user_ids, catch_up)._replace(stale={})  # so they are rebuilt
+
+    monkeypatch.setattr(_FeatureStates, "read", never_caught_up)
     uninterrupted, rebuilt, _, _, loaded = crash_and_go_on(events, 5, history=30)
     assert rebuilt.model.rows != uninterrupted.model.rows
     assert loaded == {"rebuilt": len(busiest)}
