@@ -40,29 +40,23 @@ thirds of it is the walk down the trees; splitting it over two threads gained on
 
 State is a few numpy arrays (splits, leaf counts of the current and the last window, scaler
 bounds) and a JSON header, saved with `np.savez` and loaded with `allow_pickle=False`, so loading
-runs no code: 168 kB for the production parameters, saved in 0.4 ms and loaded in 1.2 ms (River's
-pickle: 0.84 MB, 60 ms and 180 ms). Growing the trees (on construction with `feature_names`, else
-on the first batch) takes 0.1 s, as in River.
+runs no code (`adapters.ml.hst_archive`): 168 kB for the production parameters, saved in 0.4 ms
+and loaded in 1.2 ms (River's pickle: 0.84 MB, 60 ms and 180 ms). Growing the trees (on
+construction with `feature_names`, else on the first batch) takes 0.1 s, as in River
+(`adapters.ml.hst_trees`).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import random
-import zipfile
 from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
 
+from adapters.ml import hst_archive
+from adapters.ml.hst_trees import leaf_scores, river_trees
 from domain.scoring import Features
 
-FORMAT = "batched_half_space_trees"
-FORMAT_VERSION = 1
-
-_PADDING = 0.15  # River's HalfSpaceTrees passes this to make_padded_tree
-_SIZE_LIMIT = 0.1  # River's `size_limit`: scoring stops below this share of a window's events
 _ROW_BLOCK = 1024  # rows walked at once: keeps the per-level work arrays within the L2 cache
 
 
@@ -146,19 +140,11 @@ class BatchedHalfSpaceTrees:
 
     def to_bytes(self) -> bytes:
         """The whole state as an `.npz` archive of plain arrays and a JSON header: no pickle."""
-        header = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "params": self.params(),
-            "width": self._width,
-            "learned": self.learned,
-        }
-        arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+        arrays = {}
         if self._width is not None:
             # The smallest integer types that hold them: 2.5x smaller than int64 for the production trees.
             column, mass = np.min_scalar_type(self._width - 1), np.min_scalar_type(self.window_size)
-            arrays |= {
+            arrays = {
                 "split_feature": self._split_feature.astype(column),
                 "split_threshold": self._split_threshold,
                 "scaler_min": self._min,
@@ -166,23 +152,23 @@ class BatchedHalfSpaceTrees:
                 "window_mass": self._window_mass.reshape(self.n_trees, -1).astype(mass),
                 "reference_mass": self._reference_mass.reshape(self.n_trees, -1).astype(mass),
             }
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        return buffer.getvalue()
+        return hst_archive.write(self.name, self.params(), self._width, self.learned, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """Inverse of `to_bytes`. Runs no code from `data`; anything else raises ValueError."""
-        try:
-            loaded = np.load(io.BytesIO(data), allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with loaded as archive:
-                arrays = {key: archive[key] for key in archive.files}
-            header = json.loads(arrays.pop("header").tobytes())
-            return cls._restore(header, arrays)
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"not a saved {cls.__name__}: {error!r}") from error
+        saved = hst_archive.read(data)
+        params = dict(saved.params)
+        names = params.pop("feature_names")
+        detector = cls(**params, name=saved.name)  # without the names: it would grow trees the archive holds
+        detector.feature_names = _distinct(names)
+        if saved.width is not None:
+            detector._install(
+                saved.width, saved.split_feature, saved.split_threshold, saved.scaler_min, saved.scaler_max,
+                saved.window_mass, saved.reference_mass,
+            )  # fmt: skip
+            detector.learned = saved.learned
+        return detector
 
     def params(self) -> dict[str, Any]:
         """Hyper-parameters, for the model registry's sidecar."""
@@ -245,7 +231,7 @@ class BatchedHalfSpaceTrees:
         self.learned += len(leaves)
         if self.learned % self.window_size == 0:
             self._reference_mass, self._window_mass = self._window_mass, np.zeros_like(self._window_mass)
-            self._leaf_score = _leaf_scores(self._reference_mass, self.n_trees, self.height, self.window_size)
+            self._leaf_score = leaf_scores(self._reference_mass, self.n_trees, self.height, self.window_size)
 
     def _leaves(self, z: np.ndarray) -> np.ndarray:
         """The leaf each scaled row reaches in each tree: (rows, n_trees) indices into the leaf arrays.
@@ -299,7 +285,7 @@ class BatchedHalfSpaceTrees:
         if width < 1:
             raise ValueError("rows need at least one feature")
         keys = self.feature_names if self.feature_names is not None else tuple(range(width))
-        split_feature, split_threshold = _river_trees(keys, self.n_trees, self.height, self.seed)
+        split_feature, split_threshold = river_trees(keys, self.n_trees, self.height, self.seed)
         leaves = (self.n_trees, 1 << self.height)
         empty = np.zeros(leaves, dtype=np.int64)
         # River's stats.Min and stats.Max start at +inf and -inf.
@@ -333,89 +319,7 @@ class BatchedHalfSpaceTrees:
         self._max = scaler_max.astype(np.float64)
         self._window_mass = window_mass.astype(np.int64).ravel()  # leaf counts of the window being learned
         self._reference_mass = reference_mass.astype(np.int64).ravel()  # ... of the last complete one
-        self._leaf_score = _leaf_scores(self._reference_mass, self.n_trees, self.height, self.window_size)
-
-    @classmethod
-    def _restore(cls, header: Any, arrays: dict[str, np.ndarray]) -> Self:
-        params, name, width, learned = _read_header(header)
-        names = params.pop("feature_names")
-        detector = cls(**params, name=name)  # without the names: it would grow trees the archive holds
-        detector.feature_names = _distinct(names)
-        if width is None:
-            if learned or arrays or names is not None:
-                raise ValueError("a detector that saw no rows has no more state")
-            return detector
-        if names is not None and len(names) != width:
-            raise ValueError(f"{len(names)} feature names for rows of {width} features")
-        trees, inner, leaves = detector.n_trees, (1 << detector.height) - 1, 1 << detector.height
-        split_feature = _array(arrays, "split_feature", (trees, inner), np.integer)
-        split_threshold = _array(arrays, "split_threshold", (trees, inner), np.floating)
-        window_mass = _array(arrays, "window_mass", (trees, leaves), np.integer)
-        reference_mass = _array(arrays, "reference_mass", (trees, leaves), np.integer)
-        scaler = (
-            _array(arrays, "scaler_min", (width,), np.floating),
-            _array(arrays, "scaler_max", (width,), np.floating),
-        )
-        if split_feature.min() < 0 or split_feature.max() >= width or not np.isfinite(split_threshold).all():
-            raise ValueError("splits out of range")
-        # Every event learned adds one to one leaf of each tree, in its window.
-        in_window = learned % detector.window_size
-        reference = detector.window_size if learned >= detector.window_size else 0
-        if min(window_mass.min(), reference_mass.min()) < 0 or (window_mass.sum(axis=1) != in_window).any():
-            raise ValueError(f"window masses do not add up to the {learned} events learned")
-        if (reference_mass.sum(axis=1) != reference).any():
-            raise ValueError(f"reference masses do not add up to the {learned} events learned")
-        detector._install(width, split_feature, split_threshold, *scaler, window_mass, reference_mass)
-        detector.learned = learned
-        return detector
-
-
-def _river_trees(keys: Sequence[Any], n_trees: int, height: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """River's trees for `keys`, flattened breadth-first: split column and threshold of each inner node.
-
-    The same calls as `HalfSpaceTrees.learn_one`: one `random.Random(seed)` for all the trees, limits
-    over the *sorted* keys (the draws pick among them in that order), then each key's column.
-    """
-    # River (and the scipy it pulls in) costs a second to import: only a new model's trees need it.
-    from river.tree.padded import PaddedBranch, PaddedLeaf, make_padded_tree
-
-    rng = random.Random(seed)
-    column = {key: i for i, key in enumerate(keys)}
-    split_feature = np.empty((n_trees, (1 << height) - 1), dtype=np.int64)
-    split_threshold = np.empty(split_feature.shape)
-    for t in range(n_trees):
-        limits = {key: (0.0, 1.0) for key in sorted(keys)}
-        level = [make_padded_tree(limits=limits, height=height, padding=_PADDING, rng=rng, r_mass=0, l_mass=0)]
-        for d in range(height):
-            if not all(isinstance(node, PaddedBranch) for node in level):
-                raise RuntimeError(f"River's padded tree has a leaf at depth {d} < {height}: not complete")
-            nodes = slice((1 << d) - 1, (2 << d) - 1)
-            split_feature[t, nodes] = [column[node.feature] for node in level]
-            split_threshold[t, nodes] = [node.threshold for node in level]
-            level = [child for node in level for child in node.children]
-        if not all(isinstance(node, PaddedLeaf) for node in level):
-            raise RuntimeError(f"River's padded tree is deeper than {height}")
-    return split_feature, split_threshold
-
-
-def _leaf_scores(reference_mass: np.ndarray, n_trees: int, height: int, window_size: int) -> np.ndarray:
-    """River's `_walk_score` of each leaf's path, an exact integer, for the given reference masses.
-
-    Down the path, add `mass * 2**depth` of each node and stop after the first one whose mass is
-    below `0.1 * window_size`; the leaf is added if the walk gets there.
-    """
-    masses = [reference_mass.reshape(n_trees, 1 << height)]  # masses[d]: (n_trees, 2**d), from the leaves up
-    for _ in range(height):
-        below = masses[-1]
-        masses.append(below[:, 0::2] + below[:, 1::2])  # a node's mass is its children's
-    score = np.zeros((n_trees, 1), dtype=np.int64)  # of the path down to each node of the level
-    walking = np.ones((n_trees, 1), dtype=bool)
-    for d, mass in enumerate(reversed(masses)):
-        if d:  # each node starts from its parent's
-            score, walking = np.repeat(score, 2, axis=1), np.repeat(walking, 2, axis=1)
-        score += np.where(walking, mass << d, 0)
-        walking &= mass >= _SIZE_LIMIT * window_size
-    return score.ravel()
+        self._leaf_score = leaf_scores(self._reference_mass, self.n_trees, self.height, self.window_size)
 
 
 def _scale(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -441,32 +345,3 @@ def _distinct(names: Sequence[str] | None) -> tuple[str, ...] | None:
     if len(set(names)) != len(names):
         raise ValueError("feature_names must be distinct")
     return tuple(names)
-
-
-def _read_header(header: Any) -> tuple[dict[str, Any], str, int | None, int]:
-    """The parameters, name, row width and events learned of a saved detector, checked."""
-    if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-        raise ValueError(f"not a {FORMAT} archive of version {FORMAT_VERSION}")
-    params, name, width, learned = header["params"], header["name"], header["width"], header["learned"]
-    if not isinstance(params, dict) or set(params) != {"n_trees", "height", "window_size", "seed", "feature_names"}:
-        raise ValueError(f"bad params {params!r}")
-    counts = [params["n_trees"], params["height"], params["window_size"], learned]
-    if not all(type(v) is int for v in counts) or not (width is None or type(width) is int):
-        raise ValueError("counts must be integers")
-    names = params["feature_names"]
-    if names is not None and not (isinstance(names, list) and all(isinstance(k, str) for k in names)):
-        raise ValueError(f"bad feature names {names!r}")
-    if not (params["seed"] is None or type(params["seed"]) is int) or not isinstance(name, str):
-        raise ValueError("bad seed or name")
-    if learned < 0 or (width is not None and width < 1):
-        raise ValueError(f"bad width {width} or event count {learned}")
-    if params["n_trees"] > 0 and params["height"] > 0 and params["n_trees"] << params["height"] >= 1 << 63:
-        raise ValueError("too many leaves for int64 leaf indices")  # and for any memory
-    return dict(params), name, width, learned
-
-
-def _array(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...], kind: type[np.generic]) -> np.ndarray:
-    array = arrays[key]
-    if array.shape != shape or not np.issubdtype(array.dtype, kind):
-        raise ValueError(f"{key}: expected {kind.__name__} of shape {shape}, got {array.dtype} {array.shape}")
-    return array
