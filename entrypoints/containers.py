@@ -47,11 +47,14 @@ def _engine(settings: Settings, endpoints: Endpoints) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _publisher(kafka_config: dict, events_topic: str) -> Iterator[TracedEventPublisher]:
+def _publisher(kafka_config: dict, events_topic: str, overrides: dict | None = None) -> Iterator[TracedEventPublisher]:
     """Events produced to the events topic carry their trace context (`traceparent`)."""
-    publisher = KafkaEventPublisher(kafka_config)
+    publisher = KafkaEventPublisher(kafka_config, overrides=overrides)
     yield TracedEventPublisher(publisher, trace.get_tracer("analytics.producer"), {events_topic})
     publisher.close()
+
+
+LIVE_LINGER_MS = 250
 
 
 class Gateways(containers.DeclarativeContainer):
@@ -62,9 +65,13 @@ class Gateways(containers.DeclarativeContainer):
         lambda settings, endpoints: settings.kafka.client_config(endpoints.kafka_bootstrap), settings, endpoints
     )
     engine = providers.Resource(_engine, settings, endpoints)
-    publisher = providers.Resource(
-        _publisher, kafka_config, providers.Callable(lambda settings: settings.kafka.events_topic, settings)
-    )
+    events_topic = providers.Callable(lambda settings: settings.kafka.events_topic, settings)
+    publisher = providers.Resource(_publisher, kafka_config, events_topic)
+    # `analytics up`'s live generator: a light, steady stream whose records wait to share a request,
+    # as a client batching its events would. The embedded broker keeps each produce request as an
+    # object that every fetch finding data lists: at 200 events/s and the 20 ms linger its CPU rose
+    # from 0.2 to 0.72 cores in 3 minutes; at 250 ms, from 0.12 to 0.13 (README, Performance).
+    live_publisher = providers.Resource(_publisher, kafka_config, events_topic, {"linger.ms": LIVE_LINGER_MS})
     clock = providers.Singleton(SystemClock)
 
 

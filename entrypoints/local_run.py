@@ -53,7 +53,7 @@ class LocalRun:
         self._console = Console(stderr=True)
         self._stop = threading.Event()
         self._report: DeliveryReport | None = None
-        self._publisher = container.gateways.publisher()
+        self._publisher = container.gateways.live_publisher()
         self._child: subprocess.Popen | None = None
         self._api_child: subprocess.Popen | None = None
 
