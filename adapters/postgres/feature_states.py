@@ -2,10 +2,9 @@
 
 A state is read back as whole only while it holds all of the user's stored events: the count
 saved with it must still be the user's `total_events`, which the same transactions keep. One
-that lacks some comes with the events stored after it, found by the transaction times they
-and it were written at. A row of an older format, or one that no longer decodes,
-reads as no saved state, and the scorer rebuilds that user from their stored events as it
-would without one.
+that lacks some comes with the events stored after it, found by the transaction times they and
+it were written at. A row of an older format, or one that no longer decodes, reads as no saved
+state, and the scorer rebuilds that user from their stored events as it would without one.
 """
 
 from __future__ import annotations
