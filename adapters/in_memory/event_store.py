@@ -6,14 +6,14 @@ visible to others until commit, and a failed unit of work leaves no trace.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, Self
+from typing import Self
 from uuid import UUID
 
+from adapters.in_memory.feature_states import InMemoryFeatureStates, SavedFeatureState, latest_by_user, past
 from adapters.in_memory.projections import (
     InMemoryDailyStats,
     InMemorySessions,
@@ -21,18 +21,10 @@ from adapters.in_memory.projections import (
     ProjectionState,
 )
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
-from application.ports.event_store import SavedFeatureStates, StaleFeatureState
 from domain.errors import AlreadyStored
 from domain.events import PastEvent
 from domain.failures import FailedEvent
-from domain.features import UserFeatureState
 from domain.users import User, UserActivity, UserTotals, merge_user
-
-
-class SavedFeatureState(NamedTuple):
-    events_total: int
-    state: UserFeatureState
-    stored_before: int  # how many events were stored when it was saved: the later ones it lacks
 
 
 @dataclass
@@ -79,8 +71,8 @@ class _Events:
         return [r for event_id, r in first_occurrences(events).items() if event_id not in stored]
 
     def recent_by_user(self, user_ids: Sequence[str], limit: int) -> dict[str, list[tuple[PastEvent, datetime]]]:
-        latest = _latest_by_user(self._state, user_ids, limit)
-        return {user_id: [_past(r) for _, r in stored] for user_id, stored in latest.items()}
+        latest = latest_by_user(self._state, user_ids, limit)
+        return {user_id: [past(r) for _, r in stored] for user_id, stored in latest.items()}
 
     def anomaly_score(self, event_id: UUID) -> float | None:
         return self._state.scores.get(event_id)
@@ -92,27 +84,6 @@ class _Events:
         ordered = sorted(self._state.events.values(), key=_log_position)
         for start in range(0, len(ordered), page_size):
             yield ordered[start : start + page_size]
-
-
-def _latest_by_user(
-    state: InMemoryState, user_ids: Iterable[str], limit: int
-) -> dict[str, list[tuple[int, ReceivedEvent]]]:
-    """Each user's `limit` latest events by event time, in the order stored, with their positions
-    in that order (the Postgres store's transaction time and log offset)."""
-    wanted = set(user_ids)
-    by_user: dict[str, list[tuple[int, ReceivedEvent]]] = {}
-    for position, received in enumerate(state.events.values()):  # in the order stored
-        if received.event.user_id in wanted:
-            by_user.setdefault(received.event.user_id, []).append((position, received))
-    out = {}
-    for user_id, stored in by_user.items():
-        by_time = sorted(stored, key=lambda pr: (pr[1].event_time, pr[1].event.event_id))
-        out[user_id] = sorted(by_time[-limit:]) if limit > 0 else []  # back in the order stored
-    return out
-
-
-def _past(received: ReceivedEvent) -> tuple[PastEvent, datetime]:
-    return PastEvent.of(received.event), received.event_time
 
 
 class _Users:
@@ -162,35 +133,6 @@ class _DetectorStates:
 
     def save(self, name: str, partition: int, state: bytes, events_learned: int) -> None:
         self._state.detector_states[(name, partition)] = (state, events_learned)
-
-
-class _FeatureStates:
-    def __init__(self, state: InMemoryState) -> None:
-        self._state = state
-
-    def read(self, user_ids: Sequence[str], catch_up: int) -> SavedFeatureStates:
-        whole, lacking, known = {}, {}, set()
-        for user_id in user_ids:
-            saved, user = self._state.feature_states.get(user_id), self._state.users.get(user_id)
-            if user is None:
-                continue
-            known.add(user_id)
-            if saved is not None and saved.events_total == user.total_events:
-                whole[user_id] = copy.deepcopy(saved.state)  # the caller updates states in place
-            elif saved is not None and 0 < user.total_events - saved.events_total <= catch_up:
-                lacking[user_id] = (saved, user.total_events - saved.events_total)
-        latest = _latest_by_user(self._state, lacking, catch_up)
-        stale = {}
-        for user_id, (saved, missing) in lacking.items():
-            since = [_past(r) for position, r in latest.get(user_id, ()) if position >= saved.stored_before]
-            if len(since) == missing:
-                stale[user_id] = StaleFeatureState(copy.deepcopy(saved.state), since)
-        return SavedFeatureStates(whole, stale, set(user_ids) - known)
-
-    def save(self, states: Sequence[tuple[str, int, UserFeatureState]]) -> None:
-        stored = len(self._state.events)
-        for user_id, events_total, state in states:
-            self._state.feature_states[user_id] = SavedFeatureState(events_total, copy.deepcopy(state), stored)
 
 
 class _DeadLetters:
@@ -303,7 +245,7 @@ class InMemoryUnitOfWork:
         self.offsets = _Offsets(self._working)
         self.anomalies = _Anomalies(self._working)
         self.detector_states = _DetectorStates(self._working)
-        self.feature_states = _FeatureStates(self._working)
+        self.feature_states = InMemoryFeatureStates(self._working)
         self.daily_stats = InMemoryDailyStats(self._working.projections)
         self.windows = InMemoryWindows(self._working.projections)
         self.sessions = InMemorySessions(self._working.projections)

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events, _FeatureStates
+from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork, _Events
+from adapters.in_memory.feature_states import InMemoryFeatureStates
 from application.scoring import ScoringRules
 from application.user_states import LOADED_AS, UserStates
 from domain.errors import StorageUnavailable
@@ -37,7 +38,7 @@ class CatchUps:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.users: set[str] = set()
         self.events = 0
-        original = _FeatureStates.read
+        original = InMemoryFeatureStates.read
 
         def spy(repository, user_ids, catch_up):
             found = original(repository, user_ids, catch_up)
@@ -45,7 +46,7 @@ class CatchUps:
             self.events += sum(len(stale.since) for stale in found.stale.values())
             return found
 
-        monkeypatch.setattr(_FeatureStates, "read", spy)
+        monkeypatch.setattr(InMemoryFeatureStates, "read", spy)
 
 
 class CommitFails(InMemoryUnitOfWork):
@@ -174,12 +175,12 @@ def test_a_caught_up_state_is_exact_where_a_rebuild_from_the_latest_events_is_no
     assert stale == busiest
     assert crashed.model.rows == uninterrupted.model.rows
 
-    original = _FeatureStates.read
+    original = InMemoryFeatureStates.read
 
     def never_caught_up(repository, user_ids, catch_up):
         return original(repository, user_ids, catch_up)._replace(stale={})  # so they are rebuilt
 
-    monkeypatch.setattr(_FeatureStates, "read", never_caught_up)
+    monkeypatch.setattr(InMemoryFeatureStates, "read", never_caught_up)
     uninterrupted, rebuilt, _, _, loaded = crash_and_go_on(events, 5, history=30)
     assert rebuilt.model.rows != uninterrupted.model.rows
     assert loaded == {"rebuilt": len(busiest)}
