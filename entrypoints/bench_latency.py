@@ -32,6 +32,8 @@ from entrypoints.feeding import Pacer
 from entrypoints.processor import free_port
 
 HISTOGRAM = "analytics_ingest_latency_seconds"
+WRITE_SECONDS = "analytics_db_write_seconds"  # one observation per transaction
+BATCH_EVENTS = "analytics_batch_events"
 WARM_UP_EVENTS = 2_000
 
 
@@ -45,6 +47,7 @@ class LatencyRun:
     p99_ms: float
     max_bucket_ms: float  # the upper bound of the slowest event's bucket
     cpu_cores: dict  # by component, over the measured window (bench_cpu)
+    writers: dict  # the partitions' transactions over the window (`writer_load`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,19 +76,62 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     return lower_bound
 
 
-def scrape_buckets(ports: Sequence[int]) -> dict[float, float]:
-    """The histogram's cumulative bucket counts, summed over partitions and processes."""
-    summed: dict[float, float] = {}
+@dataclass(frozen=True)
+class Scrape:
+    """What the bench reads from the workers' metrics, summed over partitions and processes."""
+
+    latency: dict[float, float]  # the latency histogram's cumulative bucket counts by upper bound
+    totals: dict[str, float]  # `_sum` and `_count` of the transaction histograms, by sample name
+
+
+def scrape(ports: Sequence[int]) -> Scrape:
+    latency: dict[float, float] = {}
+    totals: dict[str, float] = {}
     for port in ports:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         for family in text_string_to_metric_families(body):
-            if family.name != HISTOGRAM:
+            if family.name not in (HISTOGRAM, WRITE_SECONDS, BATCH_EVENTS):
                 continue
             for sample in family.samples:
                 if sample.name == f"{HISTOGRAM}_bucket":
                     bound = float(sample.labels["le"])
-                    summed[bound] = summed.get(bound, 0.0) + sample.value
-    return summed
+                    latency[bound] = latency.get(bound, 0.0) + sample.value
+                elif sample.name.endswith(("_sum", "_count")) and family.name != HISTOGRAM:
+                    totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return Scrape(latency, totals)
+
+
+def writer_load(before: Scrape, after: Scrape, seconds: float, partitions: int) -> dict[str, float]:
+    """The partitions' transactions between two scrapes `seconds` apart: how many a second, how many
+    events each, how long each took, and the share of the time the writers spent in one (`busy`).
+
+    A partition's writer starts its next transaction as soon as one commits, with whatever queued
+    meanwhile, so at a steady rate r a batch of n events settles where n = r * (a + b * n), a being
+    a transaction's fixed time and b its time per event: busy near 1 means no spare capacity. A
+    transaction counts whole in the window it commits in, so `busy` can pass 1 by a fraction of
+    one transaction's length."""
+
+    def delta(name: str) -> float:
+        return after.totals.get(name, 0.0) - before.totals.get(name, 0.0)
+
+    transactions = delta(f"{WRITE_SECONDS}_count")
+    if transactions <= 0 or seconds <= 0:
+        return {"transactions_per_s": 0.0, "events_per_transaction": 0.0, "transaction_ms": 0.0, "busy": 0.0}
+    busy_seconds = delta(f"{WRITE_SECONDS}_sum")
+    return {
+        "transactions_per_s": round(transactions / seconds, 1),
+        "events_per_transaction": round(delta(f"{BATCH_EVENTS}_sum") / transactions, 1),
+        "transaction_ms": round(busy_seconds / transactions * 1000, 1),
+        "busy": round(busy_seconds / (seconds * partitions), 3),
+    }
+
+
+def describe_writers(writers: dict[str, float]) -> str:
+    """`writer_load` in one line, for the summary."""
+    return (
+        f"{writers['transactions_per_s']:,} a second of {writers['events_per_transaction']:,} events,"
+        f" {writers['transaction_ms']:,} ms each; writers busy {writers['busy']:.0%}"
+    )
 
 
 def run_latency_bench(
@@ -105,7 +151,8 @@ def run_latency_bench(
         topic = f"bench-latency-{int(rate)}-{stamp}-{os.getpid()}"
         ensure_topics(kafka_config, {topic: partitions})
         try:
-            runs.append(_one_rate(publisher, engine, env, topic, rate, seconds, processes, f"latency-{int(rate)}"))
+            consumer = f"latency-{int(rate)}"
+            runs.append(_one_rate(publisher, engine, env, topic, rate, seconds, processes, partitions, consumer))
         finally:
             delete_topics(kafka_config, [topic])
     return runs
@@ -119,6 +166,7 @@ def _one_rate(
     rate: float,
     seconds: float,
     processes: int,
+    partitions: int,
     consumer: str,
 ) -> LatencyRun:
     port = free_port() if processes == 1 else _free_port_run(processes)
@@ -137,17 +185,19 @@ def _one_rate(
         _publish(publisher, topic, records[:WARM_UP_EVENTS], rate=min(rate, 2_000.0))
         _wait_consumed(engine, consumer, WARM_UP_EVENTS, child, log_path)
         cpu = CpuMeter(bench_components(child.pid, engine, env["ANALYTICS_KAFKA_BOOTSTRAP"]))
-        before = scrape_buckets(ports)
+        before = scrape(ports)
+        scraped_at = time.monotonic()
         cpu.start()
         started = time.monotonic()
         _publish(publisher, topic, records[WARM_UP_EVENTS:], rate=rate)
         achieved = count / (time.monotonic() - started)
         _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child, log_path)
         cpu_cores = cpu.stop()
-        after = scrape_buckets(ports)
+        after = scrape(ports)
+        window = time.monotonic() - scraped_at
     finally:
         stop_dataflow(child)
-    buckets = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    buckets = sorted((bound, after.latency[bound] - before.latency.get(bound, 0.0)) for bound in after.latency)
     slowest = next((bound for bound, cumulative in buckets if cumulative >= buckets[-1][1]), float("nan"))
     return LatencyRun(
         offered_events_per_s=rate,
@@ -158,6 +208,7 @@ def _one_rate(
         p99_ms=round(histogram_quantile(0.99, buckets) * 1000, 1),
         max_bucket_ms=round(slowest * 1000, 1),
         cpu_cores=cpu_cores,
+        writers=writer_load(before, after, window, partitions),
     )
 
 

@@ -49,6 +49,7 @@ def bench(
     from entrypoints.bench import run_ingest_bench
     from entrypoints.bench_api import run_api_bench
     from entrypoints.bench_cpu import describe
+    from entrypoints.bench_latency import describe_writers
     from entrypoints.bench_progress import rates_by_quarter
 
     settings = load_settings()
@@ -100,6 +101,8 @@ def bench(
         )
         if run.get("cpu_cores"):
             table.add_row("  CPU cores meanwhile", describe(run["cpu_cores"], cpus))
+        if writers := run.get("writers"):
+            table.add_row("  transactions meanwhile", describe_writers(writers))
     for route, figures in (report.api or {}).items():
         shown = ", ".join(f"{k}={v}" for k, v in figures.items()) if isinstance(figures, dict) else figures
         table.add_row(f"api {route}", str(shown))

@@ -125,6 +125,10 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
     for cores in [report["cpu_cores"], *(run["cpu_cores"] for run in report["latency_runs"])]:
         assert {"dataflow", "postgres", "broker", "bench", "machine"} <= cores.keys()
         assert cores["dataflow"] > 0 and cores["machine"] > 0
+    for run in report["latency_runs"]:  # the writers' transactions, read from the workers' metrics
+        writers = run["writers"]
+        assert writers["transactions_per_s"] > 0 and writers["events_per_transaction"] >= 1
+        assert writers["transaction_ms"] > 0 and 0 < writers["busy"] <= 1
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
     assert report["baseline"]["events"] == 500 and report["baseline"]["events_per_s"] > 0
     assert report["speedup_vs_baseline"] == pytest.approx(  # the report rounds it to one decimal

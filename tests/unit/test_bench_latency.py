@@ -1,5 +1,5 @@
 """The latency bench: percentiles from a latency histogram, as Prometheus' histogram_quantile
-computes them, and the records each offered rate sends."""
+computes them, the writers' transactions over the window, and the records each offered rate sends."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 import orjson
 import pytest
 
-from entrypoints.bench_latency import histogram_quantile, rate_records
+from entrypoints.bench_latency import Scrape, describe_writers, histogram_quantile, rate_records, writer_load
 
 INF = float("inf")
 
@@ -53,3 +53,32 @@ def test_each_offered_rate_sends_events_no_other_rate_sent():
     slow, fast = event_ids(1000, 3_000), event_ids(10_000, 30_000)
     assert len(slow) == 3_000 and len(fast) == 30_000
     assert not slow & fast  # else the faster run would time redeliveries
+
+
+def _totals(transactions: float, seconds: float, events: float) -> Scrape:
+    return Scrape(
+        latency={},
+        totals={
+            "analytics_db_write_seconds_count": transactions,
+            "analytics_db_write_seconds_sum": seconds,
+            "analytics_batch_events_count": transactions,
+            "analytics_batch_events_sum": events,
+        },
+    )
+
+
+def test_the_writers_load_is_what_the_window_added_to_the_transaction_histograms():
+    # Before the window: the warm-up's 40 transactions. In it, 3 partitions over 10 s: 300 more,
+    # of 90 events each on average, that kept their writers busy 24 of the 30 writer-seconds.
+    before, after = _totals(40, 2.0, 2_000), _totals(340, 26.0, 29_000)
+
+    load = writer_load(before, after, seconds=10.0, partitions=3)
+
+    assert load == {"transactions_per_s": 30.0, "events_per_transaction": 90.0, "transaction_ms": 80.0, "busy": 0.8}
+    assert describe_writers(load) == "30.0 a second of 90.0 events, 80.0 ms each; writers busy 80%"
+
+
+def test_a_window_without_a_transaction_reports_idle_writers():
+    quiet = _totals(40, 2.0, 2_000)
+    assert writer_load(quiet, quiet, seconds=10.0, partitions=3)["busy"] == 0.0
+    assert writer_load(Scrape({}, {}), Scrape({}, {}), seconds=0.0, partitions=3)["transactions_per_s"] == 0.0
