@@ -5,7 +5,8 @@ for a while; its `analytics_ingest_latency_seconds` histogram (log timestamp = p
 to the commit that stored the event) is read from its metrics port before and after, and the
 difference gives the run's percentiles, interpolated within buckets as Prometheus'
 `histogram_quantile` does. Offering more than the platform can take shows as latency that
-grows with the run: the figure says so rather than hiding it.
+grows with the run: the figure says so rather than hiding it. The transaction histograms, read
+the same way, say how the writers spent the window (`writer_load`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Scrape:
 
 
 def scrape(ports: Sequence[int]) -> Scrape:
+    """Read each worker's metrics port (one per process) and sum what the bench needs."""
     latency: dict[float, float] = {}
     totals: dict[str, float] = {}
     for port in ports:
