@@ -109,7 +109,13 @@ def build_processor_flow(
         if collector is not None:
             collector.batch_done()
 
-    sink = StoreSink(partitions, record, on_recorded=on_recorded, on_closed=recorder.save_scoring_state)
+    sink = StoreSink(
+        partitions,
+        record,
+        on_recorded=on_recorded,
+        on_closed=recorder.save_scoring_state,
+        max_queued=2 * settings.processor.batch_size,  # two full polls, so a backlog still commits 1-2 polls at a time
+    )
     return build_ingest_flow(source, sink, decode=decode)
 
 
