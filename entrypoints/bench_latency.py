@@ -35,6 +35,7 @@ from entrypoints.processor import free_port
 HISTOGRAM = "analytics_ingest_latency_seconds"
 WRITE_SECONDS = "analytics_db_write_seconds"  # one observation per transaction
 BATCH_EVENTS = "analytics_batch_events"
+BATCH_SECONDS = "analytics_batch_processing_seconds"  # a transaction's oldest records: read to commit
 WARM_UP_EVENTS = 2_000
 
 
@@ -92,7 +93,7 @@ def scrape(ports: Sequence[int]) -> Scrape:
     for port in ports:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         for family in text_string_to_metric_families(body):
-            if family.name not in (HISTOGRAM, WRITE_SECONDS, BATCH_EVENTS):
+            if family.name not in (HISTOGRAM, WRITE_SECONDS, BATCH_EVENTS, BATCH_SECONDS):
                 continue
             for sample in family.samples:
                 if sample.name == f"{HISTOGRAM}_bucket":
@@ -105,7 +106,9 @@ def scrape(ports: Sequence[int]) -> Scrape:
 
 def writer_load(before: Scrape, after: Scrape, seconds: float, partitions: int) -> dict[str, float]:
     """The partitions' transactions between two scrapes `seconds` apart: how many a second, how many
-    events each, how long each took, and the share of the time the writers spent in one (`busy`).
+    events each, how long each took, how long their oldest records had waited since they were read
+    (`read_to_commit_ms`: the transaction plus its wait for the writer), and the share of the time
+    the writers spent in one (`busy`).
 
     A partition's writer starts its next transaction as soon as one commits, with whatever queued
     meanwhile, so at a steady rate r a batch of n events settles where n = r * (a + b * n), a being
@@ -118,12 +121,15 @@ def writer_load(before: Scrape, after: Scrape, seconds: float, partitions: int) 
 
     transactions = delta(f"{WRITE_SECONDS}_count")
     if transactions <= 0 or seconds <= 0:
-        return {"transactions_per_s": 0.0, "events_per_transaction": 0.0, "transaction_ms": 0.0, "busy": 0.0}
+        return dict.fromkeys(
+            ("transactions_per_s", "events_per_transaction", "transaction_ms", "read_to_commit_ms", "busy"), 0.0
+        )
     busy_seconds = delta(f"{WRITE_SECONDS}_sum")
     return {
         "transactions_per_s": round(transactions / seconds, 1),
         "events_per_transaction": round(delta(f"{BATCH_EVENTS}_sum") / transactions, 1),
         "transaction_ms": round(busy_seconds / transactions * 1000, 1),
+        "read_to_commit_ms": round(delta(f"{BATCH_SECONDS}_sum") / transactions * 1000, 1),
         "busy": round(busy_seconds / (seconds * partitions), 3),
     }
 
@@ -132,7 +138,8 @@ def describe_writers(writers: dict[str, float]) -> str:
     """`writer_load` in one line, for the summary."""
     return (
         f"{writers['transactions_per_s']:,} a second of {writers['events_per_transaction']:,} events,"
-        f" {writers['transaction_ms']:,} ms each; writers busy {writers['busy']:.0%}"
+        f" {writers['transaction_ms']:,} ms each ({writers['read_to_commit_ms']:,} from read to commit);"
+        f" writers busy {writers['busy']:.0%}"
     )
 
 

@@ -129,6 +129,7 @@ def test_bench_runs_and_reports_its_figures(kafka_bootstrap, postgres_server, tm
         writers = run["writers"]
         assert writers["transactions_per_s"] > 0 and writers["events_per_transaction"] >= 1
         assert writers["transaction_ms"] > 0 and 0 < writers["busy"] <= 1
+        assert writers["read_to_commit_ms"] >= writers["transaction_ms"]  # each waited for its transaction
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["p99"]
     assert report["baseline"]["events"] == 500 and report["baseline"]["events_per_s"] > 0
     assert report["speedup_vs_baseline"] == pytest.approx(  # the report rounds it to one decimal

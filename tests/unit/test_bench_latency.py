@@ -55,7 +55,7 @@ def test_each_offered_rate_sends_events_no_other_rate_sent():
     assert not slow & fast  # else the faster run would time redeliveries
 
 
-def _totals(transactions: float, seconds: float, events: float) -> Scrape:
+def _totals(transactions: float, seconds: float, events: float, read_to_commit: float) -> Scrape:
     return Scrape(
         latency={},
         totals={
@@ -63,6 +63,8 @@ def _totals(transactions: float, seconds: float, events: float) -> Scrape:
             "analytics_db_write_seconds_sum": seconds,
             "analytics_batch_events_count": transactions,
             "analytics_batch_events_sum": events,
+            "analytics_batch_processing_seconds_count": transactions,
+            "analytics_batch_processing_seconds_sum": read_to_commit,
         },
     )
 
@@ -70,15 +72,24 @@ def _totals(transactions: float, seconds: float, events: float) -> Scrape:
 def test_the_writers_load_is_what_the_window_added_to_the_transaction_histograms():
     # Before the window: the warm-up's 40 transactions. In it, 3 partitions over 10 s: 300 more,
     # of 90 events each on average, that kept their writers busy 24 of the 30 writer-seconds.
-    before, after = _totals(40, 2.0, 2_000), _totals(340, 26.0, 29_000)
+    # Their oldest records had been read 130 ms before each commit: 50 waiting for the writer.
+    before, after = _totals(40, 2.0, 2_000, 3.0), _totals(340, 26.0, 29_000, 42.0)
 
     load = writer_load(before, after, seconds=10.0, partitions=3)
 
-    assert load == {"transactions_per_s": 30.0, "events_per_transaction": 90.0, "transaction_ms": 80.0, "busy": 0.8}
-    assert describe_writers(load) == "30.0 a second of 90.0 events, 80.0 ms each; writers busy 80%"
+    assert load == {
+        "transactions_per_s": 30.0,
+        "events_per_transaction": 90.0,
+        "transaction_ms": 80.0,
+        "read_to_commit_ms": 130.0,
+        "busy": 0.8,
+    }
+    assert describe_writers(load) == (
+        "30.0 a second of 90.0 events, 80.0 ms each (130.0 from read to commit); writers busy 80%"
+    )
 
 
 def test_a_window_without_a_transaction_reports_idle_writers():
-    quiet = _totals(40, 2.0, 2_000)
+    quiet = _totals(40, 2.0, 2_000, 3.0)
     assert writer_load(quiet, quiet, seconds=10.0, partitions=3)["busy"] == 0.0
     assert writer_load(Scrape({}, {}), Scrape({}, {}), seconds=0.0, partitions=3)["transactions_per_s"] == 0.0
