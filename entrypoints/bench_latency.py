@@ -36,6 +36,7 @@ HISTOGRAM = "analytics_ingest_latency_seconds"
 WRITE_SECONDS = "analytics_db_write_seconds"  # one observation per transaction
 BATCH_EVENTS = "analytics_batch_events"
 BATCH_SECONDS = "analytics_batch_processing_seconds"  # a transaction's oldest records: read to commit
+COMMITTED = "analytics_committed_offset"  # set last of a batch's metrics, once the others are observed
 WARM_UP_EVENTS = 2_000
 
 
@@ -93,15 +94,30 @@ def scrape(ports: Sequence[int]) -> Scrape:
     for port in ports:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         for family in text_string_to_metric_families(body):
-            if family.name not in (HISTOGRAM, WRITE_SECONDS, BATCH_EVENTS, BATCH_SECONDS):
+            if family.name not in (HISTOGRAM, WRITE_SECONDS, BATCH_EVENTS, BATCH_SECONDS, COMMITTED):
                 continue
             for sample in family.samples:
-                if sample.name == f"{HISTOGRAM}_bucket":
+                if sample.name == COMMITTED:
+                    totals[COMMITTED] = totals.get(COMMITTED, 0.0) + sample.value
+                elif sample.name == f"{HISTOGRAM}_bucket":
                     bound = float(sample.labels["le"])
                     latency[bound] = latency.get(bound, 0.0) + sample.value
                 elif sample.name.endswith(("_sum", "_count")) and family.name != HISTOGRAM:
                     totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     return Scrape(latency, totals)
+
+
+def scrape_settled(ports: Sequence[int], committed: int, *, timeout: float = 10.0) -> Scrape:
+    """A scrape that holds every batch up to `committed` records (offsets summed over partitions).
+
+    A worker observes a batch's metrics just after its commit, so a scrape taken as soon as the
+    store shows the offsets can miss the last batches; their committed offset is set last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        scraped = scrape(ports)
+        if scraped.totals.get(COMMITTED, 0.0) >= committed or time.monotonic() > deadline:
+            return scraped
+        time.sleep(0.05)
 
 
 def writer_load(before: Scrape, after: Scrape, seconds: float, partitions: int) -> dict[str, float]:
@@ -194,7 +210,7 @@ def _one_rate(
         _publish(publisher, topic, records[:WARM_UP_EVENTS], rate=min(rate, 2_000.0))
         _wait_consumed(engine, consumer, WARM_UP_EVENTS, child, log_path)
         cpu = CpuMeter(bench_components(child.pid, engine, env["ANALYTICS_KAFKA_BOOTSTRAP"]))
-        before = scrape(ports)
+        before = scrape_settled(ports, WARM_UP_EVENTS)
         scraped_at = time.monotonic()
         cpu.start()
         started = time.monotonic()
@@ -202,7 +218,7 @@ def _one_rate(
         achieved = count / (time.monotonic() - started)
         _wait_consumed(engine, consumer, WARM_UP_EVENTS + count, child, log_path)
         cpu_cores = cpu.stop()
-        after = scrape(ports)
+        after = scrape_settled(ports, WARM_UP_EVENTS + count)
         window = time.monotonic() - scraped_at
     finally:
         stop_dataflow(child)

@@ -9,6 +9,7 @@ import random
 import orjson
 import pytest
 
+from entrypoints import bench_latency
 from entrypoints.bench_latency import Scrape, describe_writers, histogram_quantile, rate_records, writer_load
 
 INF = float("inf")
@@ -93,3 +94,22 @@ def test_a_window_without_a_transaction_reports_idle_writers():
     quiet = _totals(40, 2.0, 2_000, 3.0)
     assert writer_load(quiet, quiet, seconds=10.0, partitions=3)["busy"] == 0.0
     assert writer_load(Scrape({}, {}), Scrape({}, {}), seconds=0.0, partitions=3)["transactions_per_s"] == 0.0
+
+
+def test_a_settled_scrape_waits_until_the_workers_metrics_hold_every_committed_batch(monkeypatch):
+    # The store shows 300 records committed; the workers' metrics catch up one batch at a time.
+    offsets = iter([200.0, 250.0, 300.0, 300.0])
+    monkeypatch.setattr(
+        bench_latency, "scrape", lambda ports: Scrape({}, {"analytics_committed_offset": next(offsets)})
+    )
+
+    settled = bench_latency.scrape_settled([9100, 9101], committed=300, timeout=5)
+
+    assert settled.totals["analytics_committed_offset"] == 300.0
+    assert next(offsets) == 300.0  # it stopped at the first scrape that had them all
+
+
+def test_a_settled_scrape_gives_up_after_its_timeout_with_what_it_last_read(monkeypatch):
+    monkeypatch.setattr(bench_latency, "scrape", lambda ports: Scrape({}, {"analytics_committed_offset": 10.0}))
+
+    assert bench_latency.scrape_settled([9100], committed=300, timeout=0.1).totals["analytics_committed_offset"] == 10.0
