@@ -95,6 +95,11 @@ def bench_components(dataflow_pid: int, engine: Engine, bootstrap: str) -> dict[
     return components
 
 
+# Processes' CPU times advance in 10 ms clock ticks: over a shorter window a busy process can read
+# as idle, or one tick as two cores. A window this short gives no figure rather than a wrong one.
+MIN_WINDOW_S = 0.5
+
+
 class CpuMeter:
     """Cores used by each component between `start()` and `stop()`, and by the whole machine."""
 
@@ -114,13 +119,14 @@ class CpuMeter:
         self._start = (self._clock(), self._machine(), self._read())
 
     def stop(self) -> dict[str, float]:
-        """{component: cores} for those read at both ends, and `machine`: all the host's cores busy."""
+        """{component: cores} for those read at both ends, and `machine`: all the host's cores busy;
+        nothing for a window shorter than `MIN_WINDOW_S`."""
         if self._start is None:
             raise RuntimeError("stop() before start()")
         began, machine_before, before = self._start
         readings, machine_after, ended = self._read(), self._machine(), self._clock()
         wall = ended - began
-        if wall <= 0:
+        if wall < MIN_WINDOW_S:
             return {}
         cores = {
             name: round((readings[name] - spent) / wall, 2)

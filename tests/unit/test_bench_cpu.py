@@ -47,6 +47,15 @@ def test_cores_are_cpu_seconds_per_second_of_the_window_for_each_component_and_t
     assert describe(cores, 2) == "dataflow 1.3 (machine 1.75 of 2)"
 
 
+def test_a_window_too_short_for_the_clock_ticks_gives_no_figure():
+    r = _Readings()
+    meter = CpuMeter({"dataflow": r.reading("dataflow")}, machine=r.reading("machine"), clock=r.reading("now"))
+    meter.start()
+    r.now, r.machine, r.dataflow = 100.2, 50.01, 10.0  # 200 ms, one tick of the machine, none of the dataflow
+
+    assert meter.stop() == {}
+
+
 def test_stop_before_start_is_an_error():
     with pytest.raises(RuntimeError):
         CpuMeter({}).stop()
