@@ -5,7 +5,8 @@ user's feature state (`domain.features.observe`), so an event's features come fr
 earlier events only; `application.user_states` says how a user not in memory gets theirs, and
 when they are saved.
 
-Each micro-batch is scored by two detectors over the same prepared rows (`domain.detection`):
+Each micro-batch is scored by two detectors over the same prepared rows (`domain.detection`; an
+adapter may prepare them as one array, `Scoring(prepare=...)`):
 
 * the batch model, the newest version in the model registry (`analytics train anomaly` saves
   them); `LatestModel` looks for a newer one every `model_poll_s` and swaps it in, no restart;
@@ -43,7 +44,8 @@ from domain.detection import (
     DEFAULT_WEIGHTS,
     ONLINE_DETECTOR,
     ONLINE_ONLY_THRESHOLD,
-    prepare,
+    PrepareBatch,
+    prepare_batch,
 )
 from domain.features import Features, as_dict
 from domain.scoring import ModelRegistry, OnlineDetector, combine, flagged
@@ -117,8 +119,10 @@ class PartitionScorer:
         online: OnlineDetectorFactory | None,
         rules: ScoringRules,
         monotonic: Callable[[], float],
+        prepare: PrepareBatch = prepare_batch,
     ) -> None:
         self.partition = partition
+        self._prepare = prepare
         self._models = models
         self._online_factory = online
         self._rules = rules
@@ -148,7 +152,7 @@ class PartitionScorer:
         users = {r.event.user_id for r in fresh}
         loaded = self.users.load(uow, users)
         features = self.users.observe(fresh, users, started)
-        rows = [prepare(f) for f in features]
+        rows = self._prepare(features)
 
         batch_scores = model[1].score(rows) if model is not None else None
         online_scores, cold = None, len(rows)
@@ -245,8 +249,10 @@ class Scoring:
         online: OnlineDetectorFactory | None,
         rules: ScoringRules,
         monotonic: Callable[[], float],
+        prepare: PrepareBatch = prepare_batch,
     ) -> None:
         self.rules = rules
+        self._prepare = prepare
         self.models = LatestModel(registry, poll_s=rules.model_poll_s, monotonic=monotonic) if registry else None
         self._online = online
         self._monotonic = monotonic
@@ -258,6 +264,11 @@ class Scoring:
             scorer = self._scorers.get(partition)
             if scorer is None:
                 scorer = self._scorers[partition] = PartitionScorer(
-                    partition, models=self.models, online=self._online, rules=self.rules, monotonic=self._monotonic
+                    partition,
+                    models=self.models,
+                    online=self._online,
+                    rules=self.rules,
+                    monotonic=self._monotonic,
+                    prepare=self._prepare,
                 )
             return scorer

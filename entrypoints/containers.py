@@ -19,6 +19,7 @@ from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.ml.isolation_forest import fit_isolation_forest
 from adapters.ml.model_store import FileModelRegistry, KindRegistry
 from adapters.ml.online import HalfSpaceTreesFactory
+from adapters.ml.prepared import prepare_matrix
 from adapters.postgres.anomaly_training import PostgresAnomalyEventSource, PostgresModelCatalog
 from adapters.postgres.engine import create_postgres_engine
 from adapters.postgres.queries import PostgresAnalyticsQueries
@@ -107,7 +108,13 @@ def _scoring(settings: Settings, registry: KindRegistry) -> Scoring | None:
     if not settings.processor.scoring:
         return None
     rules = settings.processor.scoring_rules()
-    return Scoring(registry=registry, online=HalfSpaceTreesFactory(), rules=rules, monotonic=time.monotonic)
+    return Scoring(
+        registry=registry,
+        online=HalfSpaceTreesFactory(),
+        rules=rules,
+        monotonic=time.monotonic,
+        prepare=prepare_matrix,  # one array for both detectors, not a tuple per event
+    )
 
 
 class Services(containers.DeclarativeContainer):

@@ -14,7 +14,7 @@ from application.ports.event_log import Acknowledged
 from application.processed import ProcessedEvent
 from application.scoring import Scoring, ScoringRules
 from application.traffic_anomalies import generate_labelled
-from domain.detection import BATCH_DETECTOR, PREPARED_NAMES
+from domain.detection import BATCH_DETECTOR, PREPARED_NAMES, PrepareBatch, prepare_batch
 from domain.errors import BrokerUnavailable
 from domain.features import extract
 from domain.scoring import ModelInfo
@@ -125,8 +125,16 @@ class Published:
 class Platform:
     """A recorder with scoring over an in-memory store; `restart()` keeps the store, drops memory."""
 
-    def __init__(self, *, registry=None, rules: ScoringRules | None = None, window: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        registry=None,
+        rules: ScoringRules | None = None,
+        window: int = 5,
+        prepare: PrepareBatch = prepare_batch,
+    ) -> None:
         self.state = InMemoryState()
+        self.prepare = prepare
         self.registry = registry if registry is not None else InMemoryModelRegistry(BATCH_DETECTOR)
         self.rules = rules or ScoringRules(model_poll_s=10, snapshot_every_s=0, threshold=0.6)
         self.clock = Clock()
@@ -135,7 +143,9 @@ class Platform:
         self.restart()
 
     def restart(self) -> None:
-        self.scoring = Scoring(registry=self.registry, online=self.trackers, rules=self.rules, monotonic=self.clock)
+        self.scoring = Scoring(
+            registry=self.registry, online=self.trackers, rules=self.rules, monotonic=self.clock, prepare=self.prepare
+        )
         self.recorder = Recorder(
             lambda: InMemoryUnitOfWork(self.state),
             "test",

@@ -14,6 +14,7 @@ from domain.detection import BATCH_DETECTOR, PREPARED_NAMES, prepare
 from domain.errors import BrokerUnavailable
 from domain.scoring import NO_SINGLE_REASON
 from tests.unit.scoring_platform import (
+    AMOUNT,
     BurstModel,
     Platform,
     batches,
@@ -62,6 +63,24 @@ def test_batch_model_alone_scores_while_the_online_model_is_cold():
     events = stream(30)
     platform.record(events)
     assert platform.scores(events) == BurstModel().score([prepare(f) for f in extract_features(events)])
+
+
+def test_both_detectors_score_the_rows_the_injected_preparation_gives():
+    given: list[list[tuple[float, ...]]] = []
+
+    def shifted(features):  # prepares as `prepare` does, then adds 1 to every value; remembers what it gave
+        rows = [tuple(value + 1.0 for value in prepare(f)) for f in features]
+        given.append(rows)
+        return rows
+
+    platform = Platform(window=10, prepare=shifted)
+    platform.registry.save(BurstModel(), info())
+    events = stream(30)
+    platform.record(events)
+    assert given == [[tuple(v + 1.0 for v in prepare(f)) for f in extract_features(events)]]
+    online = platform.scoring.for_partition(0).online
+    assert online.learned == 30 and online.total == sum(row[AMOUNT] for row in given[0])
+    assert platform.scores(events)[:10] == BurstModel().score(given[0][:10])  # the online model still cold
 
 
 def test_anomalies_are_stored_and_published_with_reasons():
