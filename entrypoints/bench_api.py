@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from adapters.child_processes import stop_with_parent
 from adapters.kafka.topics import delete_topics, ensure_topics
+from adapters.loopback import free_port
 from adapters.postgres.engine import create_postgres_engine
 from application.traffic import generate_events
-from entrypoints.processor import free_port
 
 BENCH_KEY = "bench-admin-key"
 

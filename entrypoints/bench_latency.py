@@ -25,12 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from adapters.kafka.topics import delete_topics, ensure_topics
+from adapters.loopback import free_port
 from application.ports.event_log import EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
 from entrypoints.bench_cpu import CpuMeter, bench_components
 from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.feeding import Pacer
-from entrypoints.processor import free_port
 
 HISTOGRAM = "analytics_ingest_latency_seconds"
 WRITE_SECONDS = "analytics_db_write_seconds"  # one observation per transaction

@@ -18,11 +18,11 @@ from rich.live import Live
 from rich.table import Table
 
 from adapters.child_processes import stop_child, stop_with_parent
+from adapters.loopback import free_port
 from application.ports.event_log import DeliveryReport
 from entrypoints.containers import Container
 from entrypoints.feeding import produce_generated
 from entrypoints.local_services import LocalServices
-from entrypoints.processor import free_port
 from entrypoints.producer_metrics import serve_producer_metrics, watch_publisher
 from entrypoints.settings import Settings, without_password
 

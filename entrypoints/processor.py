@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ from adapters.kafka.anomaly_publisher import KafkaAnomalyPublisher
 from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
 from adapters.kafka.source import KafkaPartitionedSource
 from adapters.kafka.topics import cluster_id, ensure_topics, topic_partitions
+from adapters.loopback import free_port
 from adapters.telemetry.batch_spans import BatchSpans
 from adapters.wire.events import decode_event
 from application.decoding import decode_batch
@@ -224,9 +224,3 @@ def _stop_all(members: list[ForkedChild]) -> None:
         except subprocess.TimeoutExpired:
             member.kill()
             member.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

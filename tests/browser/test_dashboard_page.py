@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,7 @@ import pytest
 from confluent_kafka import Producer
 
 from adapters.kafka.topics import ensure_topics
+from adapters.loopback import free_port
 from application.traffic import generate_events, partition_key, to_wire
 from domain.events import UserEvent
 from tests.integration.platform import Database, platform_env, start_analytics
@@ -52,12 +52,6 @@ _MOVED = """(before) => {
   const throughput = d.charts.throughput.data[1].reduce((a, b) => a + b, 0);
   return Date.parse(d.snapshot.watermark) > Date.parse(before.watermark) && throughput > before.throughput;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _produce(bootstrap: str, topic: str, events: list[UserEvent]) -> None:
@@ -104,7 +98,7 @@ def running_platform(kafka_bootstrap, database_url, tmp_path) -> Iterator[tuple[
     if CHROMIUM is None:
         pytest.skip("no Chromium: install Debian's chromium (/usr/bin/chromium) to run the browser tests")
     pytest.importorskip("playwright.sync_api", reason="the playwright package comes with the dev extras")
-    port = _free_port()
+    port = free_port()
     env = platform_env(kafka_bootstrap, database_url, tmp_path, ANALYTICS_API_KEYS=f"{READ_KEY}:read")
     ensure_topics({"bootstrap.servers": kafka_bootstrap}, {env["ANALYTICS_KAFKA_EVENTS_TOPIC"]: 3})
     now = datetime.now(UTC)

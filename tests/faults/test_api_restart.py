@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from adapters.kafka.topics import ensure_topics
+from adapters.loopback import free_port
 from application.traffic import generate_events, to_wire
 from tests.faults import audit, caught_up, read_log, wait_until
 from tests.integration.platform import Database, platform_env
@@ -101,12 +101,6 @@ class PostingClient(threading.Thread):
         raise AssertionError(f"{self.name}: no 202 within 60 s")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
@@ -126,7 +120,7 @@ def _wait_for_accepted(clients: list[PostingClient], count: int, children) -> No
 def test_api_stopped_and_killed_while_clients_post_stores_every_accepted_event_once(
     kafka_bootstrap, database_url, tmp_path, children
 ):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = platform_env(kafka_bootstrap, database_url, tmp_path, ANALYTICS_API_KEYS=f"{KEY}:ingest")
     topic = env["ANALYTICS_KAFKA_EVENTS_TOPIC"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from adapters.loopback import free_port
 from tests.hostile.corpus import BY_NAME, SQL, assert_clean_error, event, wire
 from tests.integration.platform import platform_env, start_analytics
 
@@ -25,7 +25,7 @@ def api(kafka_bootstrap, postgres_server, tmp_path_factory) -> Iterator[httpx.Cl
     tmp = tmp_path_factory.mktemp("hostile-api")
     url = postgres_server.create_database(f"analytics_hostile_api_{os.getpid()}")  # `analytics api` migrates it
     env = platform_env(kafka_bootstrap, url, tmp, ANALYTICS_API_KEYS="hostile-admin:admin")
-    port = _free_port()
+    port = free_port()
     server = start_analytics("api", "--port", str(port), env=env, log=tmp / "api.log")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN, timeout=30) as client:
@@ -74,12 +74,6 @@ def test_a_list_is_answered_by_index_and_its_bad_items_are_dead_lettered(api):
 def test_a_valid_event_at_the_size_limit_is_accepted(api):
     response = api.post("/v1/events", content=BY_NAME["payload_at_the_size_limit"].raw)
     assert response.status_code == 202, response.text[:300]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until_up(client: httpx.Client, server, log) -> None:

@@ -4,12 +4,12 @@ users' saved feature states included (caught up, after the kills, with the event
 from __future__ import annotations
 
 import signal
-import socket
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.loopback import free_port
 from adapters.postgres.feature_states import decode
 from tests.integration.expected import stored_projections
 from tests.integration.platform import (
@@ -56,12 +56,6 @@ def _feature_states(db: Database) -> dict[str, tuple]:
     return {user_id: (total, decode(bytes(state))) for user_id, total, state in rows}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_kill_9_twice_mid_stream_then_restart_equals_an_uninterrupted_run(
     kafka_bootstrap, postgres_server, database_url, tmp_path
 ):
@@ -82,7 +76,7 @@ def test_kill_9_twice_mid_stream_then_restart_equals_an_uninterrupted_run(
     stored = "SELECT count(*) FROM events"
     loaded: list[dict[str, float]] = []
     for fraction in (0.25, 0.6):
-        port = _free_port()
+        port = free_port()
         run_env = {**env, "ANALYTICS_PROCESSOR_METRICS_PORT": str(port)}
         proc = start_analytics("process", env=run_env, log=tmp_path / "processor.log")
         reached = crashed.wait_for(stored, int(COUNT * fraction))

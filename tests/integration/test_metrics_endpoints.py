@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.child_processes import stop_child
+from adapters.loopback import free_port
 from entrypoints.metrics_catalog import exported_metric_names
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
@@ -48,12 +49,6 @@ NONZERO_FAMILIES = (
 PRODUCER_FAMILIES = ("analytics_events_produced_total", "analytics_events_delivered_total")
 # Present; their value may be 0 (the lag is 0 once the worker has caught up).
 PRESENT_FAMILIES = ("analytics_consumer_lag", "analytics_events_dead_lettered_total")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tail(*logs: Path, chars: int = 3000) -> str:
@@ -160,7 +155,7 @@ def _port_open(port: int) -> bool:
 def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, database_url, tmp_path):
     # `up` uses the configured broker and Postgres when they are set (LocalServices starts
     # embedded ones only for missing addresses), so it runs on the session's, on a topic of its own.
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "data"
     env = platform_env(kafka_bootstrap, database_url, data_dir, ANALYTICS_API_KEYS=f"{KEY}:admin")
     up_log = tmp_path / "up.log"
@@ -255,7 +250,7 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
     binary = _prometheus_binary()
     if binary is None:
         pytest.skip("no prometheus binary on PATH nor under .analytics/tools (make test unpacks Debian's there)")
-    worker_port, api_port, prometheus_port = _free_port(), _free_port(), _free_port()
+    worker_port, api_port, prometheus_port = free_port(), free_port(), free_port()
     env = platform_env(
         kafka_bootstrap,
         database_url,

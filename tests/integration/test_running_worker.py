@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -14,16 +13,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.loopback import free_port
 from tests.integration.handmade_stream import HandmadeStream, LabelledRecord
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _metrics(port: int) -> dict[tuple[str, tuple], float]:
@@ -69,7 +63,7 @@ def _produce(env: dict[str, str], records: list[LabelledRecord], path: Path) -> 
 
 
 def test_worker_serves_metrics_and_swaps_in_a_new_model_without_restart(kafka_bootstrap, database_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = platform_env(
         kafka_bootstrap,
         database_url,
@@ -117,7 +111,7 @@ def test_worker_serves_metrics_and_swaps_in_a_new_model_without_restart(kafka_bo
 
 
 def test_worker_trains_its_first_model_once_enough_events_are_stored(kafka_bootstrap, database_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = platform_env(
         kafka_bootstrap,
         database_url,

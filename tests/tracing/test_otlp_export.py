@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +12,7 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from adapters.loopback import free_port
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, platform_env, start_analytics
 
@@ -50,18 +50,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_one_trace_id_connects_the_api_request_the_kafka_message_and_the_database_write(
     kafka_bootstrap, database_url, tmp_path
 ):
     receiver = _Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    port = _free_port()
+    port = free_port()
     env = platform_env(
         kafka_bootstrap,
         database_url,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 from prometheus_client import CollectorRegistry, Counter, generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.loopback import free_port
 from entrypoints.metrics_federation import FederatedMetrics
 from entrypoints.producer_metrics import ProducerCollector
 
@@ -19,14 +18,8 @@ class _Totals:
         return self.values
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _sibling(registry: CollectorRegistry) -> str:
-    port = _free_port()
+    port = free_port()
     start_http_server(port, addr="127.0.0.1", registry=registry)
     return f"http://127.0.0.1:{port}/metrics"
 
@@ -37,7 +30,7 @@ def test_each_family_appears_once_with_every_process_samples():
     worker = CollectorRegistry()
     Counter("analytics_events_processed", "stored", ["partition"], registry=worker).labels("0").inc(7)
     api = CollectorRegistry()
-    down = f"http://127.0.0.1:{_free_port()}/metrics"  # a sibling that is not running: skipped
+    down = f"http://127.0.0.1:{free_port()}/metrics"  # a sibling that is not running: skipped
     federated = FederatedMetrics(
         [_sibling(generator), _sibling(worker), down], local=[ProducerCollector(_Totals((2, 2, 0)), "api")]
     )
