@@ -90,14 +90,6 @@ def cluster_members(proc: subprocess.Popen, count: int, timeout: float = 30) -> 
     raise AssertionError(f"{count} cluster members did not start within {timeout}s")
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, context: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}\n{context()}")
-        time.sleep(0.1)
-
-
 @dataclass
 class LogContents:
     """A topic as a consumer reads it: the first record of every event id, the repeats,

@@ -19,8 +19,9 @@ import pytest
 from adapters.kafka.topics import ensure_topics
 from adapters.loopback import free_port
 from application.traffic import generate_events, to_wire
-from tests.faults import audit, caught_up, read_log, wait_until
+from tests.faults import audit, caught_up, read_log
 from tests.integration.platform import Database, platform_env
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

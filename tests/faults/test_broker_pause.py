@@ -8,8 +8,9 @@ import time
 import pytest
 
 from adapters.kafka.topics import ensure_topics
-from tests.faults import audit, caught_up, read_log, wait_until
+from tests.faults import audit, caught_up, read_log
 from tests.integration.platform import Database, platform_env
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

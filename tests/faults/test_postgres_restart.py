@@ -14,8 +14,9 @@ from adapters.kafka.topics import ensure_topics
 from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from application.ports.event_log import DeliveryReport
 from application.traffic import generate_events, partition_key, to_wire
-from tests.faults import audit, caught_up, read_log, wait_until
+from tests.faults import audit, caught_up, read_log
 from tests.integration.platform import MALFORMED, Database, platform_env
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from adapters.loopback import free_port
 from entrypoints.metrics_catalog import exported_metric_names
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
+from tests.processes import alive, command_line, descendants, kill_leftovers, log_tails, port_open, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,23 +48,6 @@ NONZERO_FAMILIES = (
 PRODUCER_FAMILIES = ("analytics_events_produced_total", "analytics_events_delivered_total")
 # Present; their value may be 0 (the lag is 0 once the worker has caught up).
 PRESENT_FAMILIES = ("analytics_consumer_lag", "analytics_events_dead_lettered_total")
-
-
-def _tail(*logs: Path, chars: int = 3000) -> str:
-    parts = []
-    for log in logs:
-        text = log.read_text(errors="replace") if log.exists() else "(no log)"
-        parts.append(f"--- {log.name} ---\n{text[-chars:]}")
-    return "\n".join(parts)
-
-
-def _wait(condition: Callable[[], object], timeout: float, what: str, logs: Callable[[], str]) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout} s\n{logs()}")
 
 
 def _get(url: str, **kwargs) -> httpx.Response | None:
@@ -108,49 +90,6 @@ def _missing(body: str) -> list[str]:
     return missing
 
 
-def _children(process: subprocess.Popen) -> list[int]:
-    try:
-        return [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _kill_leftovers(pids: list[int]) -> list[int]:
-    """Kill the given processes if still alive (children `up` started); the ones that were."""
-    alive = []
-    for pid in pids:
-        try:
-            child = psutil.Process(pid)
-            if child.status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-                child.kill()
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
-def _cmdline(process: psutil.Process) -> list[str]:
-    try:
-        return process.cmdline()
-    except psutil.Error:
-        return []
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.timeout(150)
 def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, database_url, tmp_path):
     # `up` uses the configured broker and Postgres when they are set (LocalServices starts
@@ -162,7 +101,7 @@ def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, databas
     child_logs = (data_dir / "logs" / "processor.log", data_dir / "logs" / "api.log")
 
     def logs() -> str:
-        return _tail(up_log, *child_logs)
+        return log_tails(up_log, *child_logs)
 
     base = f"http://127.0.0.1:{port}"
     db = Database(database_url)
@@ -174,24 +113,27 @@ def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, databas
             assert up.poll() is None, f"`analytics up` exited ({up.returncode})\n{logs()}"
             # `up` does not watch its API child: notice ourselves when it dies, rather than time out.
             if not api_child:
-                api_child.extend(c for c in psutil.Process(up.pid).children() if "api" in _cmdline(c))
-            assert not api_child or _alive(api_child[0]), f"`up`'s API process died\n{logs()}"
+                api_child.extend(c for c in psutil.Process(up.pid).children() if "api" in command_line(c))
+            assert not api_child or alive(api_child[0].pid), f"`up`'s API process died\n{logs()}"
             response = _get(f"{base}/health")
             return response is not None and response.status_code == 200
 
-        _wait(api_ready, 60, "the API answering /health", logs)
+        wait_until(api_ready, timeout=60, what="the API answering /health", context=logs, every=0.3)
 
-        stored = _wait(
-            lambda: db.scalar("SELECT count(*) FROM events") >= 3000, 60, "3000 generated events stored", logs
-        )
-        assert stored
+        wait_until(
+            lambda: db.scalar("SELECT count(*) FROM events") >= 3000,
+            timeout=60, what="3000 generated events stored", context=logs, every=0.3,
+        )  # fmt: skip
 
         # One malformed record through the log: the worker dead-letters it.
         bad = tmp_path / "bad.jsonl"
         bad.write_bytes(b'{"event_id": "not a uuid", "oops": \n')
         produced = analytics("produce", str(bad), env=env, timeout=60)
         assert produced.returncode == 0, produced.stderr.decode()[-2000:]
-        _wait(lambda: db.scalar("SELECT count(*) FROM failed_events") >= 1, 30, "the bad line dead-lettered", logs)
+        wait_until(
+            lambda: db.scalar("SELECT count(*) FROM failed_events") >= 1,
+            timeout=30, what="the bad line dead-lettered", context=logs, every=0.3,
+        )  # fmt: skip
 
         # One valid event through the API: its own producer totals move.
         doc = event_doc(user_id="metrics_user", timestamp=datetime.now(UTC).isoformat())
@@ -214,13 +156,13 @@ def test_make_run_metrics_show_every_family_with_values(kafka_bootstrap, databas
             text = last.text if last is not None else "(no answer)"
             raise AssertionError(f"missing from the API's /metrics: {_missing(text)}\n{text[-4000:]}\n{logs()}")
     finally:
-        children = _children(up)
+        children = descendants(up.pid)
         code = stop_child(up, signal.SIGINT, STOP_TIMEOUT)
-        leftovers = _kill_leftovers(children)
+        leftovers = kill_leftovers(children)
 
     assert code == 0, f"`analytics up` after SIGINT: {code if code is not None else 'killed on timeout'}\n{logs()}"
     assert not leftovers, f"`up` left its children running: {leftovers}\n{logs()}"
-    assert not _port_open(port), "the API still listens after `up` stopped"
+    assert not port_open(port), "the API still listens after `up` stopped"
 
     samples = _samples(body)
     # Every stored event is counted once, the POSTed one included (it may still be in flight).
@@ -261,7 +203,7 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
     worker_log, api_log, prometheus_log = tmp_path / "worker.log", tmp_path / "api.log", tmp_path / "prometheus.log"
 
     def logs() -> str:
-        return _tail(worker_log, api_log, prometheus_log)
+        return log_tails(worker_log, api_log, prometheus_log)
 
     api_base, prometheus = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{prometheus_port}"
     config = tmp_path / "prometheus.yml"
@@ -289,7 +231,7 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
             response = _get(f"{api_base}/health")
             return response is not None and response.status_code == 200
 
-        _wait(api_ready, 60, "the API answering /health", logs)
+        wait_until(api_ready, timeout=60, what="the API answering /health", context=logs, every=0.3)
         # Requests of its own, so the API's request metrics have samples whatever Prometheus does.
         doc = event_doc(user_id="scraped_user", timestamp=datetime.now(UTC).isoformat())
         posted = httpx.post(f"{api_base}/v1/events", json=doc, headers=HEADERS, timeout=10)
@@ -331,7 +273,8 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
             targets = _get(f"{prometheus}/api/v1/targets")
             return f"targets: {targets.text[-3000:] if targets is not None else '(no answer)'}\n{logs()}"
 
-        _wait(scraped, 60, "Prometheus scraping both targets with the project's series", state)
+        what = "Prometheus scraping both targets with the project's series"
+        wait_until(scraped, timeout=60, what=what, context=state, every=0.3)
 
         catalog = exported_metric_names()
         expected = {
@@ -349,7 +292,12 @@ def test_real_prometheus_scrapes_the_api_and_a_worker(kafka_bootstrap, database_
             response = _get(f"{prometheus}/api/v1/label/__name__/values")
             return set(response.json()["data"]) if response is not None and response.status_code == 200 else set()
 
-        names = _wait(lambda: (n := stored_names()) >= expected and n, 15, "every expected series stored", state)
+        names = wait_until(
+            lambda: (n := stored_names()) >= expected and n,
+            timeout=15,
+            what="every expected series stored",
+            context=state,
+        )
         assert expected <= names, f"not stored by Prometheus: {expected - names}"
         # Both targets' series carry their job.
         assert _query(prometheus, 'analytics_events_processed_total{job="processor"}')

@@ -17,6 +17,7 @@ import pytest
 from adapters.child_processes import stop_child
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
+from tests.processes import alive
 
 
 def _ignore_sigint() -> None:
@@ -103,21 +104,13 @@ def test_a_bench_stopped_by_sigterm_leaves_no_broker_postgres_or_dataflow_behind
     assert not left, f"left behind: {left}\n{log.read_text()[-2000:]}"
 
 
-def _alive(pid: int) -> bool:
-    """Running, not merely a zombie nobody reaped yet (an orphan's new parent may never reap)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _wait_until_gone(pids: list[int], timeout: float = STOP_TIMEOUT) -> list[int]:
     deadline = time.monotonic() + timeout
-    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
 
