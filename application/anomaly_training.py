@@ -36,7 +36,7 @@ from math import floor
 from typing import Any, Protocol
 
 from application.churn import roc_auc
-from domain.detection import BATCH_DETECTOR, DEFAULT_THRESHOLD, PREPARED_NAMES, prepare
+from domain.detection import BATCH_DETECTOR, DEFAULT_THRESHOLD, PREPARED_NAMES, prepare_batch
 from domain.errors import AnalyticsError
 from domain.events import UserEvent
 from domain.features import Features, extract
@@ -163,7 +163,7 @@ def train_anomaly(
             f"{len(features):,} events between {t0.isoformat()} and {t1.isoformat()}, "
             f"fewer than the {min_events:,} needed to train"
         )
-    rows = [prepare(f) for f in features]
+    rows = prepare_batch(features)
     del features
 
     say(f"fitting the {kind!r} detector on {len(rows):,} events")

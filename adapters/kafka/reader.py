@@ -20,7 +20,7 @@ def to_raw_message(message: Message) -> RawMessage:
     """Copy a consumed record into the port's value type.
 
     Positional, and the headers looked at only when there are some: this runs for every record,
-    and keyword arguments cost a NamedTuple half its construction time (1.1 -> 0.4 us a record)."""
+    and keyword arguments cost a NamedTuple half its construction time (1.1 -> 0.48 us a record)."""
     timestamp_ms = message.timestamp()[1]
     headers = message.headers()
     return RawMessage(

@@ -34,7 +34,7 @@ from adapters.ml.batched_half_space_trees import BatchedHalfSpaceTrees
 from adapters.ml.isolation_forest import SklearnIsolationForest
 from adapters.ml.tuning import HST_PARAMS, IF_PARAMS
 from application.traffic_anomalies import ANOMALY_KINDS, generate_labelled
-from domain.detection import COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, PREPARED_NAMES, prepare
+from domain.detection import COMBINE_MODE, DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, PREPARED_NAMES, prepare_batch
 from domain.features import extract
 from domain.scoring import combine
 
@@ -59,7 +59,7 @@ def labelled_stream_benchmark(
     labelled = list(generate_labelled(count, seed=seed, start=START, rate=rate, anomaly_rate=anomaly_rate))
     generated = time.perf_counter()
     features, _ = extract((item.event, item.event.timestamp) for item in labelled)
-    rows = [prepare(f) for f in features]
+    rows = prepare_batch(features)
     featured = time.perf_counter()
     train = max(1, int(len(rows) * train_fraction))
     kinds = np.array([item.anomaly or "" for item in labelled[train:]], dtype=object)
