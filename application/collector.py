@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from application.decoding import describe_payload, timing_on_arrival
+from application.decoding import timing_on_arrival
 from application.ingest import UnitOfWorkFactory
 from application.ports.event_log import EventPublisher
 from domain.errors import BrokerUnavailable, InvalidEvent
@@ -103,7 +103,18 @@ def collect(
             timing_on_arrival(event, now)
         except InvalidEvent as invalid:
             result.rejected.append(Rejection(index, f"{invalid.error_type}: {invalid.reason}"))
-            failures.append(_dead_letter(raw, invalid, processor_version, now, request_key, index))
+            failures.append(
+                FailedEvent.of_payload(
+                    raw,
+                    invalid.error_type,
+                    invalid.reason,
+                    event_id=invalid.event_id,
+                    request_key=request_key,
+                    request_index=index if request_key is not None else None,
+                    processor_version=processor_version,
+                    failed_at=now,
+                )
+            )
             continue
         publisher.publish(topic, event.user_id.encode(), raw, headers)
         result.accepted += 1
@@ -115,21 +126,3 @@ def collect(
             uow.dead_letters.add(failures)
             uow.commit()
     return result
-
-
-def _dead_letter(
-    raw: bytes, invalid: InvalidEvent, processor_version: str, now: datetime, request_key: str | None, index: int
-) -> FailedEvent:
-    raw_text, encoding, truncated = describe_payload(raw)
-    return FailedEvent(
-        error_type=invalid.error_type,
-        error_reason=invalid.reason,
-        raw_data=raw_text,
-        raw_encoding=encoding,
-        raw_truncated=truncated,
-        event_id=invalid.event_id,
-        request_key=request_key,
-        request_index=index if request_key is not None else None,
-        processor_version=processor_version,
-        failed_at=now,
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -12,9 +11,6 @@ from domain.event_time import EventTiming, event_timing
 from domain.events import EARLIEST_TIME, LATEST_TIME, Event
 from domain.failures import ErrorType, FailedEvent
 from domain.validation import parse_event
-
-# A dead letter keeps this much of an oversize payload: enough to see what it was.
-MAX_STORED_RAW_BYTES = 64 * 1024
 
 
 def decode_batch(
@@ -92,13 +88,10 @@ def timing_on_arrival(event: Event, received_at: datetime, rules: TimingRules = 
 
 def dead_letter(message: RawMessage, invalid: InvalidEvent, *, processor_version: str, now: datetime) -> FailedEvent:
     """A `FailedEvent` that keeps the payload (truncated when huge) and its log position."""
-    raw_text, encoding, truncated = describe_payload(message.value or b"")
-    return FailedEvent(
-        error_type=invalid.error_type,
-        error_reason=invalid.reason,
-        raw_data=raw_text,
-        raw_encoding=encoding,
-        raw_truncated=truncated,
+    return FailedEvent.of_payload(
+        message.value or b"",
+        invalid.error_type,
+        invalid.reason,
         event_id=invalid.event_id,
         source_topic=message.topic,
         source_partition=message.partition,
@@ -106,21 +99,3 @@ def dead_letter(message: RawMessage, invalid: InvalidEvent, *, processor_version
         processor_version=processor_version,
         failed_at=now,
     )
-
-
-def describe_payload(raw: bytes) -> tuple[str, str, bool]:
-    """Payload as storable text: (text, encoding, truncated).
-
-    Clean UTF-8 is kept as is; anything else (invalid UTF-8, NUL, which Postgres
-    text cannot hold) is base64, so the original bytes can always be recovered.
-    """
-    truncated = len(raw) > MAX_STORED_RAW_BYTES
-    if truncated:
-        raw = raw[:MAX_STORED_RAW_BYTES]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        return base64.b64encode(raw).decode("ascii"), "base64", truncated
-    return text, "utf-8", truncated

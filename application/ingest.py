@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
-from application.decoding import describe_payload
 from application.messages import BatchOutcome, IngestBatch, ReceivedEvent, TimingRules, first_occurrences
 from application.ports.event_log import Acknowledgement, AnomalyPublisher, ProcessedEventPublisher, Refusals
 from application.ports.event_store import UnitOfWork
@@ -241,16 +240,11 @@ def _failure(
     received: ReceivedEvent, error_type: ErrorType, reason: str, processor_version: str, now: datetime
 ) -> FailedEvent:
     # The payload as received when at hand (always, from the log), else the validated model's JSON.
-    if received.raw is not None:
-        raw_data, encoding, truncated = describe_payload(received.raw)
-    else:
-        raw_data, encoding, truncated = received.event.model_dump_json(), "utf-8", False  # type: ignore[attr-defined]
-    return FailedEvent(
-        error_type=error_type,
-        error_reason=reason,
-        raw_data=raw_data,
-        raw_encoding=encoding,
-        raw_truncated=truncated,
+    raw = received.raw if received.raw is not None else received.event.model_dump_json().encode()  # type: ignore[attr-defined]
+    return FailedEvent.of_payload(
+        raw,
+        error_type,
+        reason,
         event_id=str(received.event.event_id),
         source_topic=received.topic,
         source_partition=received.partition,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+# A dead letter keeps this much of an oversize payload: enough to see what it was.
+MAX_STORED_RAW_BYTES = 64 * 1024
 
 
 class ErrorType(StrEnum):
@@ -40,3 +44,56 @@ class FailedEvent(BaseModel):
     request_index: int | None = None
     processor_version: str
     failed_at: datetime
+
+    @classmethod
+    def of_payload(
+        cls,
+        raw: bytes,
+        error_type: ErrorType,
+        reason: str,
+        *,
+        processor_version: str,
+        failed_at: datetime,
+        event_id: str | None = None,
+        source_topic: str | None = None,
+        source_partition: int | None = None,
+        source_offset: int | None = None,
+        request_key: str | None = None,
+        request_index: int | None = None,
+    ) -> FailedEvent:
+        """The dead letter of `raw`, kept as `describe_payload` stores it, with where it came from:
+        a log position (`source_*`) or an idempotent request (`request_*`)."""
+        raw_data, encoding, truncated = describe_payload(raw)
+        return cls(
+            error_type=error_type,
+            error_reason=reason,
+            raw_data=raw_data,
+            raw_encoding=encoding,
+            raw_truncated=truncated,
+            event_id=event_id,
+            source_topic=source_topic,
+            source_partition=source_partition,
+            source_offset=source_offset,
+            request_key=request_key,
+            request_index=request_index,
+            processor_version=processor_version,
+            failed_at=failed_at,
+        )
+
+
+def describe_payload(raw: bytes) -> tuple[str, Literal["utf-8", "base64"], bool]:
+    """Payload as storable text: (text, encoding, truncated).
+
+    Clean UTF-8 is kept as is; anything else (invalid UTF-8, NUL, which Postgres
+    text cannot hold) is base64, so the original bytes can always be recovered.
+    """
+    truncated = len(raw) > MAX_STORED_RAW_BYTES
+    if truncated:
+        raw = raw[:MAX_STORED_RAW_BYTES]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return base64.b64encode(raw).decode("ascii"), "base64", truncated
+    return text, "utf-8", truncated

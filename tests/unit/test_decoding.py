@@ -6,9 +6,9 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-from application.decoding import MAX_STORED_RAW_BYTES, decode_batch, describe_payload
+from application.decoding import decode_batch
 from application.messages import LogPosition, RawMessage
-from domain.failures import ErrorType
+from domain.failures import MAX_STORED_RAW_BYTES, ErrorType
 from domain.validation import MAX_EVENT_BYTES
 from tests.factories import T0, event_doc, raw_message
 
@@ -172,20 +172,3 @@ def test_invalid_utf8_is_a_deserialize_dead_letter_stored_as_base64_of_the_exact
     assert dead.error_type == ErrorType.DESERIALIZE
     assert (dead.raw_encoding, dead.raw_truncated) == ("base64", False)
     assert base64.b64decode(dead.raw_data) == raw
-
-
-def test_describe_payload_keeps_valid_utf8_as_is():
-    assert describe_payload('{"city": "Zürich"}'.encode()) == ('{"city": "Zürich"}', "utf-8", False)
-
-
-def test_describe_payload_keeps_nul_recoverable_although_text_columns_cannot_hold_it():
-    text, encoding, truncated = describe_payload(b"a\x00b")
-
-    assert "\x00" not in text
-    assert (encoding, truncated) == ("base64", False)
-    assert base64.b64decode(text) == b"a\x00b"
-
-
-def test_describe_payload_truncates_only_above_the_limit():
-    assert describe_payload(b"x" * MAX_STORED_RAW_BYTES) == ("x" * MAX_STORED_RAW_BYTES, "utf-8", False)
-    assert describe_payload(b"x" * (MAX_STORED_RAW_BYTES + 1)) == ("x" * MAX_STORED_RAW_BYTES, "utf-8", True)
