@@ -6,42 +6,24 @@ visible to others until commit, and a failed unit of work leaves no trace.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 from uuid import UUID
 
-from adapters.in_memory.feature_states import InMemoryFeatureStates, SavedFeatureState, latest_by_user, past
+from adapters.in_memory.feature_states import InMemoryFeatureStates, latest_by_user, past
 from adapters.in_memory.projections import (
     InMemoryDailyStats,
     InMemorySessions,
     InMemoryWindows,
     ProjectionState,
 )
+from adapters.in_memory.state import InMemoryState
 from application.messages import Anomaly, LogPosition, ReceivedEvent, first_occurrences
 from domain.errors import AlreadyStored
 from domain.events import PastEvent
 from domain.failures import FailedEvent
 from domain.users import User, UserActivity, UserTotals, merge_user
-
-
-@dataclass
-class InMemoryState:
-    """The committed contents; share one between units of work."""
-
-    events: dict[UUID, ReceivedEvent] = field(default_factory=dict)
-    scores: dict[UUID, float] = field(default_factory=dict)
-    anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
-    detector_states: dict[tuple[str, int], tuple[bytes, int]] = field(default_factory=dict)
-    feature_states: dict[str, SavedFeatureState] = field(default_factory=dict)
-    users: dict[str, User] = field(default_factory=dict)
-    dead_letters: list[FailedEvent] = field(default_factory=list)
-    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
-    replayed: set[int] = field(default_factory=set)
-    projections: ProjectionState = field(default_factory=ProjectionState)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class _Events:

@@ -8,21 +8,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
 
+from adapters.in_memory.state import InMemoryState, SavedFeatureState
 from application.messages import ReceivedEvent
 from application.ports.event_store import SavedFeatureStates, StaleFeatureState
 from domain.events import PastEvent
 from domain.features import UserFeatureState
-
-if TYPE_CHECKING:
-    from adapters.in_memory.event_store import InMemoryState
-
-
-class SavedFeatureState(NamedTuple):
-    events_total: int
-    state: UserFeatureState
-    stored_before: int  # how many events were stored when it was saved: the later ones it lacks
 
 
 def latest_by_user(
