@@ -46,11 +46,11 @@ def bench(
     from rich.table import Table
 
     from adapters.postgres.engine import drop_database
-    from entrypoints.bench import run_ingest_bench
-    from entrypoints.bench_api import run_api_bench
-    from entrypoints.bench_cpu import describe
-    from entrypoints.bench_latency import describe_writers
-    from entrypoints.bench_progress import rates_by_quarter
+    from entrypoints.bench.api import run_api_bench
+    from entrypoints.bench.cpu import describe
+    from entrypoints.bench.ingest import run_ingest_bench
+    from entrypoints.bench.latency import describe_writers
+    from entrypoints.bench.progress import rates_by_quarter
 
     settings = load_settings()
     with platform(settings, own_broker=settings.kafka.bootstrap is None) as (services, container):

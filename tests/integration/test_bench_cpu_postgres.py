@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from adapters.embedded.postgres import EmbeddedPostgres
-from entrypoints.bench_cpu import postgres_server_pid, tree_cpu_seconds
+from entrypoints.bench.cpu import postgres_server_pid, tree_cpu_seconds
 
 pytestmark = pytest.mark.integration
 

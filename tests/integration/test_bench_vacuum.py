@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from adapters.postgres.engine import create_postgres_engine
-from entrypoints.bench import vacuum_analyze
+from entrypoints.bench.ingest import vacuum_analyze
 
 pytestmark = pytest.mark.integration
 

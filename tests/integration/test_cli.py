@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from entrypoints.bench_cpu import MIN_WINDOW_S
+from entrypoints.bench.cpu import MIN_WINDOW_S
 from tests.integration.platform import MALFORMED, Database, analytics, platform_env
 
 pytestmark = pytest.mark.integration

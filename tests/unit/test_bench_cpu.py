@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from entrypoints.bench_cpu import CpuMeter, describe, listener_pid, own_cpu_seconds, tree_cpu_seconds
+from entrypoints.bench.cpu import CpuMeter, describe, listener_pid, own_cpu_seconds, tree_cpu_seconds
 
 # A parent that starts a child burning CPU, waits for it (so its time is reaped), then idles.
 _BURN = "import time\nt = time.process_time() + 0.4\nwhile time.process_time() < t: pass"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from entrypoints.bench_dataflow import log_tail, start_dataflow
+from entrypoints.bench.dataflow import log_tail, start_dataflow
 
 
 def test_what_the_child_writes_lands_in_its_log_file_and_its_tail_explains_a_failure(tmp_path):

@@ -9,8 +9,8 @@ import random
 import orjson
 import pytest
 
-from entrypoints import bench_latency
-from entrypoints.bench_latency import Scrape, describe_writers, histogram_quantile, rate_records, writer_load
+from entrypoints.bench import latency as bench_latency
+from entrypoints.bench.latency import Scrape, describe_writers, histogram_quantile, rate_records, writer_load
 
 INF = float("inf")
 

@@ -3,7 +3,7 @@ rate of each quarter of the steady window."""
 
 import pytest
 
-from entrypoints.bench_progress import IngestProgress, rates_by_quarter
+from entrypoints.bench.progress import IngestProgress, rates_by_quarter
 
 
 def test_the_timeline_takes_a_point_a_second_and_always_the_last():

@@ -31,11 +31,11 @@ from adapters.postgres.engine import create_postgres_engine, upgrade_schema
 from application.anomaly_training import train_anomaly
 from application.traffic import generate_events
 from domain.detection import BATCH_DETECTOR
-from entrypoints.bench_baseline import run_baseline
-from entrypoints.bench_cpu import CpuMeter, bench_components
-from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
-from entrypoints.bench_latency import run_latency_bench
-from entrypoints.bench_progress import IngestProgress
+from entrypoints.bench.baseline import run_baseline
+from entrypoints.bench.cpu import CpuMeter, bench_components
+from entrypoints.bench.dataflow import log_tail, start_dataflow, stop_dataflow
+from entrypoints.bench.latency import run_latency_bench
+from entrypoints.bench.progress import IngestProgress
 from entrypoints.containers import Container
 from entrypoints.feeding import GENERATED_RATE, backlog_start, produce_generated
 
@@ -58,7 +58,7 @@ class BenchReport:
     batch_model: str | None = None
     anomalies: int = 0
     machine: dict = field(default_factory=dict)
-    cpu_cores: dict = field(default_factory=dict)  # by component, over the steady window (bench_cpu)
+    cpu_cores: dict = field(default_factory=dict)  # by component, over the steady window (`bench.cpu`)
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, events committed)
     api: dict | None = None  # with --api: API latency and collector throughput
     latency_ms: dict | None = None  # p50/p95/p99 produce-to-commit at the highest offered rate

@@ -28,8 +28,8 @@ from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.loopback import free_port
 from application.ports.event_log import EventPublisher
 from application.traffic import generate_events, partition_key, to_wire
-from entrypoints.bench_cpu import CpuMeter, bench_components
-from entrypoints.bench_dataflow import log_tail, start_dataflow, stop_dataflow
+from entrypoints.bench.cpu import CpuMeter, bench_components
+from entrypoints.bench.dataflow import log_tail, start_dataflow, stop_dataflow
 from entrypoints.feeding import Pacer
 
 HISTOGRAM = "analytics_ingest_latency_seconds"
@@ -49,7 +49,7 @@ class LatencyRun:
     p95_ms: float
     p99_ms: float
     max_bucket_ms: float  # the upper bound of the slowest event's bucket
-    cpu_cores: dict  # by component, over the measured window (bench_cpu)
+    cpu_cores: dict  # by component, over the measured window (`bench.cpu`)
     writers: dict  # the partitions' transactions over the window (`writer_load`)
 
     def as_dict(self) -> dict:
