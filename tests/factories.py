@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from application.decoding import decode_batch
 from application.messages import IngestBatch, LogPosition, RawMessage, ReceivedEvent
 from domain.event_time import event_timing
 from domain.events import UserEvent
@@ -15,6 +17,8 @@ from domain.failures import ErrorType, FailedEvent
 from domain.validation import USER_EVENT
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)  # when `decode` decodes: an hour after the first event
+VERSION = "test-1.2.3"  # the processor version dead letters are stamped with
 _ids = itertools.count(1)
 
 _DATA = {
@@ -48,6 +52,11 @@ def event_doc(event_type: str = "page_view", **overrides: Any) -> dict[str, Any]
     return doc
 
 
+def payload(event_type: str = "page_view", **overrides: Any) -> bytes:
+    """`event_doc` as the bytes a producer sends."""
+    return json.dumps(event_doc(event_type, **overrides)).encode()
+
+
 def make_event(event_type: str = "page_view", **overrides: Any) -> UserEvent:
     return USER_EVENT.validate_python(event_doc(event_type, **overrides), strict=False)
 
@@ -67,6 +76,11 @@ def received(
 
 def raw_message(value: bytes | None, *, partition: int = 0, offset: int = 0, topic: str = "user-events") -> RawMessage:
     return RawMessage(topic=topic, partition=partition, offset=offset, key=b"user_1", value=value, timestamp_ms=None)
+
+
+def decode(messages: list[RawMessage], *, consumer: str = "ingest", now: datetime = NOW) -> IngestBatch:
+    """The records decoded as the dataflow does, at `now`, by processor `VERSION`."""
+    return decode_batch(messages, consumer=consumer, processor_version=VERSION, now=now)
 
 
 def failed(*, offset: int | None = 0, partition: int | None = 0, reason: str = "bad") -> FailedEvent:

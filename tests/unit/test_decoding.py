@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from application.decoding import decode_batch
 from application.messages import LogPosition, RawMessage
 from domain.failures import MAX_STORED_RAW_BYTES, ErrorType
 from domain.validation import MAX_EVENT_BYTES
-from tests.factories import T0, event_doc, raw_message
-
-NOW = T0 + timedelta(hours=1)
-VERSION = "test-1.2.3"
-
-
-def payload(event_type: str = "page_view", **overrides) -> bytes:
-    return json.dumps(event_doc(event_type, **overrides)).encode()
-
-
-def decode(messages, *, consumer: str = "ingest", now: datetime = NOW):
-    return decode_batch(messages, consumer=consumer, processor_version=VERSION, now=now)
-
+from tests.factories import NOW, VERSION, decode, event_doc, payload, raw_message
 
 # === decode_batch ========================================================================
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from bytewax.testing import TestingSink, TestingSource, run_main
@@ -15,7 +14,7 @@ from dataflows.ingest import build_ingest_flow
 from dataflows.store_sink import StoreSink
 from domain.errors import StorageUnavailable
 from domain.failures import ErrorType
-from tests.factories import event_doc
+from tests.factories import event_doc, payload
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -31,10 +30,6 @@ def _records(partition: int, payloads: list[bytes], first_offset: int = 0) -> li
     ]
 
 
-def _wire(**overrides) -> bytes:
-    return json.dumps(event_doc(**overrides)).encode()
-
-
 def _run_into_store(batches, state: InMemoryState, partitions=(0, 1, 2)) -> None:
     def record(batch):
         return Recorder(lambda: InMemoryUnitOfWork(state), "test/1")(batch, now=NOW)
@@ -45,8 +40,8 @@ def _run_into_store(batches, state: InMemoryState, partitions=(0, 1, 2)) -> None
 
 def test_valid_events_are_stored_and_invalid_ones_dead_lettered():
     batches = [
-        _records(0, [_wire(user_id="a"), b"not json", _wire(user_id="a", event_type="purchase", value="5.00")]),
-        _records(1, [_wire(user_id="b"), _wire(user_id="b", country="us")]),
+        _records(0, [payload(user_id="a"), b"not json", payload(user_id="a", event_type="purchase", value="5.00")]),
+        _records(1, [payload(user_id="b"), payload(user_id="b", country="us")]),
     ]
     state = InMemoryState()
     _run_into_store(batches, state)
@@ -59,7 +54,7 @@ def test_valid_events_are_stored_and_invalid_ones_dead_lettered():
 
 
 def test_reading_the_same_records_again_changes_nothing():
-    doc = _wire(user_id="a", event_type="purchase", value="7.50")
+    doc = payload(user_id="a", event_type="purchase", value="7.50")
     batches = [_records(0, [doc, b"{}"]), _records(0, [doc], first_offset=2)]
     once, twice = InMemoryState(), InMemoryState()
     _run_into_store(batches, once)
@@ -73,7 +68,7 @@ def test_reading_the_same_records_again_changes_nothing():
 
 def test_batches_are_keyed_by_their_kafka_partition():
     out: list = []
-    batches = [_records(2, [_wire()]), _records(0, [_wire()])]
+    batches = [_records(2, [payload()]), _records(0, [payload()])]
     run_main(build_ingest_flow(TestingSource(batches), TestingSink(out), decode=_decode))
     assert sorted(key for key, _ in out) == ["0", "2"]
     assert all(batch.position.partition == int(key) for key, batch in out)
@@ -90,7 +85,7 @@ def test_store_sink_retries_while_storage_is_unavailable():
 
     seen = []
     sink = StoreSink([0], flaky_record, on_recorded=lambda b, o: seen.append(o), max_backoff_s=0.01)
-    run_main(build_ingest_flow(TestingSource([_records(0, [_wire()])]), sink, decode=_decode))
+    run_main(build_ingest_flow(TestingSource([_records(0, [payload()])]), sink, decode=_decode))
     assert attempts == [1, 1, 1]
     assert seen == [BatchOutcome(stored=1, duplicates=0, failed=0)]
 
@@ -103,7 +98,7 @@ def test_each_store_partition_calls_on_closed_once_all_its_batches_are_recorded(
         return BatchOutcome(stored=len(batch.events), duplicates=0, failed=len(batch.failures))
 
     sink = StoreSink([0, 1], record, on_closed=lambda partition: happened.append(("closed", partition)))
-    batches = [_records(0, [_wire()]), _records(1, [_wire()]), _records(0, [_wire()], first_offset=1)]
+    batches = [_records(0, [payload()]), _records(1, [payload()]), _records(0, [payload()], first_offset=1)]
     run_main(build_ingest_flow(TestingSource(batches), sink, decode=_decode))
     for partition in (0, 1):
         mine = [what for what, p in happened if p == partition]
@@ -115,13 +110,13 @@ def test_a_failing_on_closed_is_logged_and_the_flow_still_ends(caplog):
         raise StorageUnavailable("the server went away")
 
     sink = StoreSink([0], lambda b: BatchOutcome(stored=1, duplicates=0, failed=0), on_closed=fail)
-    run_main(build_ingest_flow(TestingSource([_records(0, [_wire()])]), sink, decode=_decode))
+    run_main(build_ingest_flow(TestingSource([_records(0, [payload()])]), sink, decode=_decode))
     assert any(r.getMessage() == "saving at close failed" and r.partition == 0 for r in caplog.records)
 
 
 def _at(event_time: datetime, received: datetime, partition: int, offset: int, **overrides) -> RawMessage:
-    payload = _wire(timestamp=event_time.isoformat(), **overrides)
-    return RawMessage("user-events", partition, offset, b"k", payload, int(received.timestamp() * 1000))
+    value = payload(timestamp=event_time.isoformat(), **overrides)
+    return RawMessage("user-events", partition, offset, b"k", value, int(received.timestamp() * 1000))
 
 
 def test_out_of_order_and_late_events_land_in_the_right_windows_and_sessions():

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 
 import pytest
 
 from adapters.in_memory.event_log import InMemoryEventLog
 from adapters.in_memory.event_store import InMemoryState, InMemoryUnitOfWork
 from adapters.kafka.processed_publisher import KafkaProcessedEventPublisher
-from application.decoding import decode_batch
 from application.ingest import Recorder
 from application.messages import BatchOutcome
 from application.ports.event_log import Acknowledged
 from domain.errors import RejectedByStore
 from domain.failures import ErrorType
-from tests.factories import T0, batch, event_doc, failed, make_event, money, received
-
-NOW = T0 + timedelta(hours=1)
-VERSION = "test-1.2.3"
-
-
-def payload(event_type: str = "page_view", **overrides) -> bytes:
-    return json.dumps(event_doc(event_type, **overrides)).encode()
-
-
-def decode(messages, *, consumer: str = "ingest", now: datetime = NOW):
-    return decode_batch(messages, consumer=consumer, processor_version=VERSION, now=now)
-
+from tests.factories import NOW, VERSION, batch, failed, make_event, money, received
 
 # === record_batch ========================================================================
 
