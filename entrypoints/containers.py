@@ -71,7 +71,7 @@ class Gateways(containers.DeclarativeContainer):
     # `analytics up`'s live generator: a light, steady stream whose records wait to share a request,
     # as a client batching its events would. The embedded broker keeps each produce request as an
     # object that every fetch finding data lists: at 200 events/s and the 20 ms linger its CPU rose
-    # from 0.2 to 0.72 cores in 3 minutes; at 250 ms, from 0.12 to 0.13 (README, Performance).
+    # from 0.2 to 0.72 cores in 3 minutes; at 250 ms, from 0.12 to 0.13 (docs/performance.md).
     live_publisher = providers.Resource(_publisher, kafka_config, events_topic, {"linger.ms": LIVE_LINGER_MS})
     clock = providers.Singleton(SystemClock)
 
