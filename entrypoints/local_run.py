@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from rich.table import Table
 from adapters.child_processes import stop_child, stop_with_parent
 from adapters.loopback import free_port
 from application.ports.event_log import DeliveryReport
+from entrypoints.cli.common import analytics_argv
 from entrypoints.containers import Container
 from entrypoints.feeding import produce_generated
 from entrypoints.local_services import LocalServices
@@ -187,7 +187,7 @@ def _start(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
     # A session of its own: a terminal's Ctrl-C reaches `up` only, which then stops
     # each child once, in order, with the signal that child shuts down cleanly on.
     return subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", *args],
+        analytics_argv(*args),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -19,6 +18,7 @@ from adapters.kafka.topics import delete_topics, ensure_topics
 from adapters.loopback import free_port
 from adapters.postgres.engine import create_postgres_engine
 from application.traffic import generate_events
+from entrypoints.cli.common import analytics_argv
 
 BENCH_KEY = "bench-admin-key"
 
@@ -62,7 +62,7 @@ def run_api_bench(kafka_config: dict, database_url: str, *, requests: int, concu
         "ANALYTICS_API_RATE_LIMIT_PER_SECOND": "1000000",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", "api", "--port", str(port)],
+        analytics_argv("api", "--port", str(port)),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from adapters.child_processes import stop_child, stop_with_parent
+from entrypoints.cli.common import analytics_argv
 
 
 def start_dataflow(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """`analytics process ARGS`, logging to `log_path`."""
     with log_path.open("ab") as log:  # the child keeps its own handle
         return subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli.main", "process", *args],
+            analytics_argv("process", *args),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -6,6 +6,7 @@ command needs to run (settings, the container, the embedded services) is importe
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
     from entrypoints.containers import Container
     from entrypoints.local_services import LocalServices
     from entrypoints.settings import Settings
+
+
+def analytics_argv(*args: str) -> list[str]:
+    """`analytics ARGS` as a child of this interpreter, running the code this process runs.
+
+    `-m` alone would put the child's working directory first on its `sys.path`: started from a
+    folder holding an `entrypoints` package (another checkout, say), the child would run that
+    code while its parent runs this. `-P` leaves the working directory out."""
+    return [sys.executable, "-P", "-m", "entrypoints.cli.main", *args]
 
 
 def load_settings(tracing_as: str | None = None, *, sample_ratio: float = 1.0) -> Settings:

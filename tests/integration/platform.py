@@ -7,7 +7,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.kafka.topics import ensure_topics
 from application.traffic import generate_events, partition_key, to_wire
 from domain.events import UserEvent
+from entrypoints.cli.common import analytics_argv
 
 _runs = itertools.count()
 
@@ -67,9 +67,7 @@ def platform_env(kafka_bootstrap: str, database_url: str, data_dir: Path, **extr
 
 
 def analytics(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli.main", *args], env=env, capture_output=True, timeout=timeout
-    )
+    return subprocess.run(analytics_argv(*args), env=env, capture_output=True, timeout=timeout)
 
 
 STOP_TIMEOUT = 90.0
@@ -79,9 +77,7 @@ bound is generous because a shared CI host has been seen to stall this VM for 40
 
 def start_analytics(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli.main", *args], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen(analytics_argv(*args), env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _shift_time(event: UserEvent, n: int) -> UserEvent:

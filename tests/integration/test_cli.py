@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 
 from entrypoints.bench.cpu import MIN_WINDOW_S
+from entrypoints.cli.common import analytics_argv
 from tests.integration.platform import MALFORMED, Database, analytics, platform_env
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def test_up_with_exit_when_done_stores_every_event_and_prints_a_summary(tmp_path
 def test_services_prints_addresses_that_other_commands_use(tmp_path):
     env = _bare_env(tmp_path)
     services = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", "services"],
+        analytics_argv("services"),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

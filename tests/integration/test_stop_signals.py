@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import orjson
 import pytest
 
 from adapters.child_processes import stop_child
+from entrypoints.cli.common import analytics_argv
 from tests.factories import event_doc
 from tests.integration.platform import STOP_TIMEOUT, Database, analytics, platform_env, start_analytics
 from tests.processes import alive
@@ -30,7 +30,7 @@ def test_a_worker_started_with_sigint_ignored_still_stops_cleanly(kafka_bootstra
     log = tmp_path / "worker.log"
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli.main", "process"],
+            analytics_argv("process"),
             env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_ignore_sigint,
         )  # fmt: skip
     try:
@@ -139,7 +139,7 @@ def test_the_embedded_broker_stops_when_the_command_that_started_it_is_killed_wi
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
     env |= {"ANALYTICS_DATA_DIR": str(tmp_path / "data")}
     services = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", "services"],
+        analytics_argv("services"),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
