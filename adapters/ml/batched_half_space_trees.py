@@ -54,46 +54,24 @@ from typing import Any, Self
 import numpy as np
 
 from adapters.ml import hst_archive
+from adapters.ml.hst_parameters import HalfSpaceTreesParameters, distinct
 from adapters.ml.hst_trees import leaf_scores, river_trees
 from domain.scoring import Features
 
 _ROW_BLOCK = 1024  # rows walked at once: keeps the per-level work arrays within the L2 cache
 
 
-class BatchedHalfSpaceTrees:
+class BatchedHalfSpaceTrees(HalfSpaceTreesParameters):
     """An online anomaly detector with `RiverHalfSpaceTrees`'s interface, model and scores.
 
     Rows are tuples of floats or the rows of a 2-D array, all of the same width, fixed by
     `feature_names` or by the first batch seen. Not thread-safe: one instance per stream partition.
     """
 
-    def __init__(
-        self,
-        n_trees: int = 25,
-        height: int = 10,
-        window_size: int = 250,
-        seed: int | None = 42,
-        *,
-        feature_names: Sequence[str] | None = None,
-        name: str = "hst",
-    ) -> None:
-        if n_trees < 1 or height < 1 or window_size < 1:
-            raise ValueError("n_trees, height and window_size must be positive")
-        self.name = name
-        self.n_trees = n_trees
-        self.height = height
-        self.window_size = window_size
-        self.seed = seed
-        self.feature_names = _distinct(feature_names)
-        self.learned = 0
+    def _set_up(self) -> None:
         self._width: int | None = None  # the rest of the state comes with it, see `_install`
         if self.feature_names is not None:
             self._grow(len(self.feature_names))
-
-    @property
-    def warm_at(self) -> int:
-        """Events to learn before scores mean something: one window (before, there is no reference mass)."""
-        return self.window_size
 
     # --- the OnlineDetector port -------------------------------------------------------------
 
@@ -161,7 +139,7 @@ class BatchedHalfSpaceTrees:
         params = dict(saved.params)
         names = params.pop("feature_names")
         detector = cls(**params, name=saved.name)  # without the names: it would grow trees the archive holds
-        detector.feature_names = _distinct(names)
+        detector.feature_names = distinct(names)
         if saved.width is not None:
             detector._install(
                 saved.width, saved.split_feature, saved.split_threshold, saved.scaler_min, saved.scaler_max,
@@ -337,11 +315,3 @@ def _window_slices(learned: int, n: int, window_size: int) -> list[tuple[int, in
     """Cut rows 0..n into slices that end where a window fills, `learned` events having been learned."""
     cuts = [*range(window_size - learned % window_size, n, window_size), n]
     return list(zip([0, *cuts[:-1]], cuts, strict=True))
-
-
-def _distinct(names: Sequence[str] | None) -> tuple[str, ...] | None:
-    if names is None:
-        return None
-    if len(set(names)) != len(names):
-        raise ValueError("feature_names must be distinct")
-    return tuple(names)

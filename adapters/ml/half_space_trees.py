@@ -28,10 +28,11 @@ from typing import Any, Self
 
 from river import anomaly, compose, preprocessing
 
+from adapters.ml.hst_parameters import HalfSpaceTreesParameters
 from domain.scoring import Features
 
 
-class RiverHalfSpaceTrees:
+class RiverHalfSpaceTrees(HalfSpaceTreesParameters):
     """An online anomaly detector: `score` reads the model, `learn` updates it, one row at a time.
 
     Rows are tuples of floats; each becomes a dict keyed by `feature_names` (or by column index
@@ -39,35 +40,11 @@ class RiverHalfSpaceTrees:
     `feature_names`. Not thread-safe: one instance per stream partition.
     """
 
-    def __init__(
-        self,
-        n_trees: int = 25,
-        height: int = 10,
-        window_size: int = 250,
-        seed: int | None = 42,
-        *,
-        feature_names: Sequence[str] | None = None,
-        name: str = "hst",
-    ) -> None:
-        if n_trees < 1 or height < 1 or window_size < 1:
-            raise ValueError("n_trees, height and window_size must be positive")
-        self.name = name
-        self.n_trees = n_trees
-        self.height = height
-        self.window_size = window_size
-        self.seed = seed
-        self._keys: tuple[Hashable, ...] | None = tuple(feature_names) if feature_names is not None else None
-        if self._keys is not None and len(set(self._keys)) != len(self._keys):
-            raise ValueError("feature_names must be distinct")
+    def _set_up(self) -> None:
+        self._keys: tuple[Hashable, ...] | None = self.feature_names
         self._model: compose.Pipeline = preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(
-            n_trees=n_trees, height=height, window_size=window_size, seed=seed
+            n_trees=self.n_trees, height=self.height, window_size=self.window_size, seed=self.seed
         )
-        self.learned = 0
-
-    @property
-    def warm_at(self) -> int:
-        """Events to learn before scores mean something: one window (before, there is no reference mass)."""
-        return self.window_size
 
     # --- the OnlineDetector port -------------------------------------------------------------
 
