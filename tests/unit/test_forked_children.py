@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -11,6 +12,7 @@ import psutil
 import pytest
 
 from adapters.child_processes import fork_child
+from entrypoints.processor import run_cluster
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and prctl: Linux")
 
@@ -54,3 +56,28 @@ def test_a_forked_child_goes_by_its_name_and_can_be_stopped():
         assert child.wait(timeout=10) == -signal.SIGTERM
     finally:
         child.kill()
+
+
+@pytest.fixture
+def restored_process_state():
+    """`run_cluster` sets this process's stop signals and freezes its objects: undone after the test."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    gc.unfreeze()
+    for s, handler in handlers.items():
+        signal.signal(s, handler)
+
+
+def test_cluster_members_start_with_the_preloaded_modules_frozen(restored_process_state):
+    # Each member reports with its exit code whether it got the preloaded module and found what it
+    # inherited frozen, so that its own start-up collection has nothing of its parent's to scan.
+    def member(process_id: int, addresses: list[str]) -> int:
+        if "tomllib" not in sys.modules:
+            return 3
+        if not any(obj is sys.modules["tomllib"] for obj in gc.get_objects()) and gc.get_freeze_count() > 0:
+            return 0
+        return 4
+
+    gc.unfreeze()
+    sys.modules.pop("tomllib", None)
+    assert run_cluster(2, member, preload=("tomllib",)) == 0
