@@ -49,7 +49,7 @@ construction with `feature_names`, else on the first batch) takes 0.1 s, as in R
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
@@ -147,22 +147,6 @@ class BatchedHalfSpaceTrees(HalfSpaceTreesParameters):
             )  # fmt: skip
             detector.learned = saved.learned
         return detector
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters, for the model registry's sidecar."""
-        return {
-            "n_trees": self.n_trees,
-            "height": self.height,
-            "window_size": self.window_size,
-            "seed": self.seed,
-            "feature_names": list(self.feature_names) if self.feature_names is not None else None,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"BatchedHalfSpaceTrees(n_trees={self.n_trees}, height={self.height}, "
-            f"window_size={self.window_size}, seed={self.seed}, learned={self.learned})"
-        )
 
     # --- the model -----------------------------------------------------------------------------
 

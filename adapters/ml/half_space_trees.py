@@ -100,22 +100,6 @@ class RiverHalfSpaceTrees(HalfSpaceTreesParameters):
             raise TypeError(f"expected a pickled {cls.__name__}, got {type(detector).__name__}")
         return detector
 
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters, for the model registry's sidecar."""
-        return {
-            "n_trees": self.n_trees,
-            "height": self.height,
-            "window_size": self.window_size,
-            "seed": self.seed,
-            "feature_names": list(self._keys) if self._keys is not None else None,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"RiverHalfSpaceTrees(n_trees={self.n_trees}, height={self.height}, "
-            f"window_size={self.window_size}, seed={self.seed}, learned={self.learned})"
-        )
-
     # --- rows to River's dicts -----------------------------------------------------------------
 
     def _dicts(self, batch: Sequence[Features]) -> list[dict[Hashable, float]]:

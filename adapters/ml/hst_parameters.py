@@ -5,6 +5,7 @@ batched detector does not pay its second of import time."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class HalfSpaceTreesParameters:
@@ -31,6 +32,22 @@ class HalfSpaceTreesParameters:
         self.feature_names = distinct(feature_names)
         self.learned = 0
         self._set_up()
+
+    def params(self) -> dict[str, Any]:
+        """Hyper-parameters, for the model registry's sidecar."""
+        return {
+            "n_trees": self.n_trees,
+            "height": self.height,
+            "window_size": self.window_size,
+            "seed": self.seed,
+            "feature_names": list(self.feature_names) if self.feature_names is not None else None,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(n_trees={self.n_trees}, height={self.height}, "
+            f"window_size={self.window_size}, seed={self.seed}, learned={self.learned})"
+        )
 
     def _set_up(self) -> None:
         """The detector's own state for these parameters (a subclass's part of construction)."""

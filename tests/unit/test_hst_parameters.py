@@ -28,3 +28,12 @@ def test_parameters_are_kept_and_warm_after_one_window(detector):
     assert made.params()["feature_names"] == ["a", "b"]
     assert made.learned == 0
     assert made.warm_at == 17
+
+
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_an_unnamed_detector_reports_no_names_after_learning_and_says_what_it_is(detector):
+    made = detector(n_trees=2, height=3, window_size=4, seed=1)
+    made.learn([(0.1, 0.2), (0.3, 0.4), (0.5, 0.6)])
+    assert made.params() == {"n_trees": 2, "height": 3, "window_size": 4, "seed": 1, "feature_names": None}
+    assert made.learned == 3
+    assert repr(made) == f"{detector.__name__}(n_trees=2, height=3, window_size=4, seed=1, learned=3)"
